@@ -1,0 +1,1 @@
+"""stagingkub: the library behind the invoke tasks (no invoke imports below stagingkub.cli)."""

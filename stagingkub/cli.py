@@ -1,0 +1,45 @@
+"""The invoke glue: a task decorator that loads settings and turns errors into messages.
+
+This is the only module of the library that imports invoke.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from invoke import Exit
+from invoke import task as invoke_task
+
+from stagingkub.errors import StagingkubError
+
+PROFILE_HELP = (
+    "Settings profile: config/<NAME>.yaml or a .yaml path (default: $STAGINGKUB_PROFILE)."
+)
+
+
+def task(*args: Any, help: dict[str, str] | None = None, **kwargs: Any) -> Callable:
+    """invoke's @task, plus: every error a user can cause ends as a message, never a traceback."""
+
+    if len(args) == 1 and callable(args[0]) and not kwargs and help is None:
+        return task()(args[0])  # used bare: @task
+
+    def decorate(body: Callable) -> Any:
+        @functools.wraps(body)
+        def wrapper(c: Any, *a: Any, **kw: Any) -> Any:
+            try:
+                return body(c, *a, **kw)
+            except StagingkubError as error:
+                raise Exit(f"stagingkub: {error}", code=error.exit_code) from None
+
+        return invoke_task(wrapper, *args, help={"profile": PROFILE_HELP, **(help or {})}, **kwargs)
+
+    return decorate
+
+
+def load_settings(profile: str | None, **flags: tuple[Any, str]) -> Any:
+    """Settings for a task: flags maps dotted keys to (value, '--flag')."""
+    from stagingkub import settings
+
+    return settings.load(profile=profile, flags=flags)

@@ -1,0 +1,213 @@
+"""The registry container: what is wanted, how it differs from what runs, the commands to converge.
+
+Pure functions (spec, drift, plans, argv builders) come first; the functions at the
+end read state through the SDK and run plans through the runner.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from stagingkub.docker_state import (
+    MANAGED_LABEL,
+    REGISTRY_CONTAINER_PORT,
+    REGISTRY_DATA,
+    ROLE_LABEL,
+    ContainerState,
+)
+from stagingkub.errors import StateError
+from stagingkub.registry_api import base_url
+
+DELETE_ENABLED = "REGISTRY_STORAGE_DELETE_ENABLED=true"
+
+
+@dataclass(frozen=True)
+class RegistrySpec:
+    """The registry container as settings want it."""
+
+    name: str
+    image: str
+    bind_address: str
+    port: int
+    volume: str
+    network: str
+    health_timeout: float = 30.0
+    extra_labels: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def from_settings(cls, settings) -> RegistrySpec:
+        r = settings.registry
+        return cls(
+            name=r.name,
+            image=r.image,
+            bind_address=r.bind_address,
+            port=r.port,
+            volume=r.volume,
+            network=r.network,
+            health_timeout=r.health_timeout,
+            extra_labels=tuple(sorted(r.labels.items())),
+        )
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {MANAGED_LABEL: "true", ROLE_LABEL: "registry", **dict(self.extra_labels)}
+
+    @property
+    def publish(self) -> str:
+        host = f"[{self.bind_address}]" if ":" in self.bind_address else self.bind_address
+        return f"{host}:{self.port}:{REGISTRY_CONTAINER_PORT}"
+
+    @property
+    def url(self) -> str:
+        return base_url(self.bind_address, self.port)
+
+
+def _label_args(labels: dict[str, str]) -> list[str]:
+    return [arg for key, value in labels.items() for arg in ("--label", f"{key}={value}")]
+
+
+def run_argv(spec: RegistrySpec) -> list[str]:
+    """The guide's `docker run`, made safe: loopback port, named volume, delete enabled."""
+    return [
+        "docker",
+        "run",
+        "-d",
+        "--name",
+        spec.name,
+        "--restart=always",
+        "-p",
+        spec.publish,
+        "-v",
+        f"{spec.volume}:{REGISTRY_DATA}",
+        "-e",
+        DELETE_ENABLED,
+        *_label_args(spec.labels),
+        spec.image,
+    ]
+
+
+def volume_create_argv(spec: RegistrySpec) -> list[str]:
+    return ["docker", "volume", "create", *_label_args(spec.labels), spec.volume]
+
+
+def network_connect_argv(spec: RegistrySpec) -> list[str]:
+    return ["docker", "network", "connect", spec.network, spec.name]
+
+
+def _normal_ip(address: str) -> str:
+    return address or "0.0.0.0"
+
+
+def drift(spec: RegistrySpec, state: ContainerState) -> list[str]:
+    """How the container differs from the spec, one line per difference."""
+    differences = []
+    if state.image != spec.image:
+        differences.append(f"image is {state.image!r}, settings want {spec.image!r}")
+    wanted = [(spec.bind_address, str(spec.port))]
+    actual = [(_normal_ip(ip), port) for ip, port in state.port_bindings]
+    if actual != wanted:
+        shown = ", ".join(f"{ip}:{port}" for ip, port in actual) or "not published"
+        differences.append(
+            f"port {REGISTRY_CONTAINER_PORT} is published on {shown}, "
+            f"settings want {spec.bind_address}:{spec.port}"
+        )
+    if state.data_volume != spec.volume:
+        if state.data_volume is None:
+            have = f"no volume at {REGISTRY_DATA}"
+        elif state.data_volume_anonymous:
+            have = f"an anonymous volume ({state.data_volume[:12]}) at {REGISTRY_DATA}"
+        else:
+            have = f"{state.data_volume!r} at {REGISTRY_DATA}"
+        differences.append(f"data is in {have}, settings want the volume {spec.volume!r}")
+    if DELETE_ENABLED not in state.env:
+        differences.append("the delete API is off (REGISTRY_STORAGE_DELETE_ENABLED unset)")
+    if state.restart_policy != "always":
+        differences.append(f"restart policy is {state.restart_policy or 'no'!r}, wanted 'always'")
+    return differences
+
+
+@dataclass
+class Plan:
+    """Commands to run, in order, and what they achieve."""
+
+    commands: list[list[str]] = field(default_factory=list)
+    starts: bool = False  # the registry (re)starts: wait for its API afterwards
+    needs_port: bool = False  # the host port must be free first
+    changes: list[str] = field(default_factory=list)
+
+
+def plan_create(
+    spec: RegistrySpec,
+    state: ContainerState | None,
+    *,
+    network_exists: bool,
+    volume_exists: bool,
+    recreate: bool = False,
+) -> Plan:
+    """From the current state to a running, connected registry; raises on unasked drift."""
+    plan = Plan()
+    if state is not None:
+        differences = drift(spec, state)
+        if differences and not recreate:
+            raise StateError(_drift_message(spec, state, differences))
+        if differences:
+            plan.commands.append(["docker", "rm", "-f", spec.name])
+            plan.changes.append("removed the old container (" + "; ".join(differences) + ")")
+            state = None
+    if state is None:
+        if not volume_exists:
+            plan.commands.append(volume_create_argv(spec))
+            plan.changes.append(f"created volume {spec.volume}")
+        plan.commands.append(run_argv(spec))
+        plan.changes.append(f"started {spec.name} on {spec.bind_address}:{spec.port}")
+        plan.starts = plan.needs_port = True
+    elif state.status == "paused":
+        plan.commands.append(["docker", "unpause", spec.name])
+        plan.changes.append(f"unpaused {spec.name}")
+        plan.starts = True
+    elif not state.running:
+        plan.commands.append(["docker", "start", spec.name])
+        plan.changes.append(f"started the stopped {spec.name}")
+        plan.starts = plan.needs_port = True
+    attached = state is not None and spec.network in state.networks
+    if network_exists and not attached:
+        plan.commands.append(network_connect_argv(spec))
+        plan.changes.append(f"connected {spec.name} to the {spec.network} network")
+    return plan
+
+
+def _drift_message(spec: RegistrySpec, state: ContainerState, differences: list[str]) -> str:
+    keep = f"Its data stays in the volume {spec.volume!r}."
+    if state.data_volume and state.data_volume != spec.volume:
+        old = state.data_volume[:12] if state.data_volume_anonymous else state.data_volume
+        keep = f"The old data volume ({old}) is kept, not copied: push the images again afterwards."
+    return (
+        f"The registry container {spec.name!r} exists but differs from the settings: "
+        + "; ".join(differences)
+        + f". Re-run with --recreate to replace the container. {keep} Or change the settings "
+        "to match it (`invoke diag.config` shows where each value comes from)."
+    )
+
+
+def plan_purge(spec: RegistrySpec, state: ContainerState | None, volumes: list[str]) -> Plan:
+    """Stop, remove and delete the data (the guide's clean-up); recreation is planned after."""
+    plan = Plan()
+    if state is not None:
+        if state.running:
+            plan.commands.append(["docker", "stop", spec.name])
+        plan.commands.append(["docker", "rm", spec.name])
+        plan.changes.append(f"removed {spec.name}")
+    for volume in volumes:
+        plan.commands.append(["docker", "volume", "rm", volume])
+        plan.changes.append(f"deleted the volume {volume}")
+    return plan
+
+
+def data_volumes(spec: RegistrySpec, state: ContainerState | None, existing: set[str]) -> list[str]:
+    """Volumes purge deletes: the container's data volume and the configured one."""
+    found = []
+    if state is not None and state.data_volume and state.data_volume in existing:
+        found.append(state.data_volume)
+    if spec.volume in existing and spec.volume not in found:
+        found.append(spec.volume)
+    return found

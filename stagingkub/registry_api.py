@@ -1,0 +1,148 @@
+"""A small client for the registry's HTTP API v2 (read-only questions), over httpx."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urljoin
+
+from stagingkub.errors import StateError
+
+API_HEADER = "Docker-Distribution-Api-Version"
+MANIFEST_TYPES = ", ".join(
+    [
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+    ]
+)
+INDEX_TYPES = (
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+)
+PAGE_SIZE = 1000  # the registry rejects n > 1000 on /v2/_catalog
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What a registry holds: repositories, tags and the bytes of its unique blobs."""
+
+    repositories: int
+    tags: int
+    unique_bytes: int
+
+
+def base_url(host: str, port: int) -> str:
+    """http://host:port for an address the registry is published on."""
+    if host in ("0.0.0.0", ""):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+class RegistryAPI:
+    """GETs against one registry; every call has a timeout."""
+
+    def __init__(self, url: str, timeout: float = 5.0) -> None:
+        import httpx
+
+        self.url = url.rstrip("/")
+        self.http = httpx.Client(base_url=self.url, timeout=timeout)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> RegistryAPI:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def ping(self) -> tuple[bool, str]:
+        """(healthy, what was seen): healthy means 200 or 401 with the API header."""
+        import httpx
+
+        try:
+            response = self.http.get("/v2/")
+        except httpx.HTTPError as error:
+            return False, f"{type(error).__name__}: {error}".rstrip(": ")
+        healthy = response.status_code in (200, 401) and API_HEADER in response.headers
+        return healthy, f"HTTP {response.status_code}, {API_HEADER}: " + response.headers.get(
+            API_HEADER, "missing"
+        )
+
+    def wait_healthy(self, timeout: float, interval: float = 0.2) -> None:
+        """Poll /v2/ until healthy, at most `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            healthy, seen = self.ping()
+            if healthy:
+                return
+            if time.monotonic() >= deadline:
+                raise StateError(
+                    f"The registry did not answer at {self.url}/v2/ within {timeout:g} s "
+                    f"(last: {seen}). Look at `invoke registry.logs`; raise "
+                    "registry.health_timeout if the host is just slow."
+                )
+            time.sleep(interval)
+
+    def _paged(self, path: str, key: str) -> list[str]:
+        items: list[str] = []
+        next_path: str | None = f"{path}?n={PAGE_SIZE}"
+        while next_path:
+            response = self.http.get(next_path)
+            response.raise_for_status()
+            items.extend(response.json().get(key) or [])
+            next_path = _next_link(response.headers.get("Link", ""), path)
+        return items
+
+    def catalog(self) -> list[str]:
+        return self._paged("/v2/_catalog", "repositories")
+
+    def tags(self, repository: str) -> list[str]:
+        return self._paged(f"/v2/{repository}/tags/list", "tags")
+
+    def manifest(self, repository: str, reference: str) -> dict[str, Any]:
+        response = self.http.get(
+            f"/v2/{repository}/manifests/{reference}", headers={"Accept": MANIFEST_TYPES}
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def blobs(self, repository: str, reference: str) -> dict[str, int]:
+        """digest -> size of every blob a tag uses (config and layers, all platforms)."""
+        document = self.manifest(repository, reference)
+        if document.get("mediaType") in INDEX_TYPES or "manifests" in document:
+            sizes: dict[str, int] = {}
+            for child in document.get("manifests") or []:
+                sizes.update(self.blobs(repository, child["digest"]))
+            return sizes
+        parts = [document.get("config") or {}, *(document.get("layers") or [])]
+        return {part["digest"]: int(part.get("size", 0)) for part in parts if "digest" in part}
+
+    def usage(self, workers: int = 8) -> Usage:
+        """Repositories, tags, and bytes counting each shared layer once."""
+        repositories = self.catalog()
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            tag_lists = list(pool.map(self.tags, repositories))
+            pairs = [(r, t) for r, tags in zip(repositories, tag_lists, strict=True) for t in tags]
+            blob_maps = list(pool.map(lambda pair: self.blobs(*pair), pairs))
+        unique: dict[str, int] = {}
+        for blob_map in blob_maps:
+            unique.update(blob_map)
+        return Usage(len(repositories), len(pairs), sum(unique.values()))
+
+
+def _next_link(header: str, path: str) -> str | None:
+    """The next page from an RFC 5988 Link header: </v2/_catalog?last=x&n=1000>; rel="next"."""
+    for part in header.split(","):
+        if 'rel="next"' in part and "<" in part and ">" in part:
+            target = part[part.index("<") + 1 : part.index(">")]
+            return urljoin(path, target)
+    return None

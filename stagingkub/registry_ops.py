@@ -1,0 +1,251 @@
+"""Registry tasks' work: read state, plan, run, check. Used by tasks/registry.py."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+from stagingkub import docker_state, ports
+from stagingkub.errors import StateError
+from stagingkub.registry import (
+    RegistrySpec,
+    data_volumes,
+    plan_create,
+    plan_purge,
+)
+from stagingkub.registry_api import RegistryAPI
+from stagingkub.runner import Runner, say
+
+
+def ensure(
+    runner: Runner,
+    spec: RegistrySpec,
+    *,
+    recreate: bool = False,
+    engine=None,
+    assume_absent: bool = False,
+) -> None:
+    """registry.create: the registry exists, runs, is healthy and is on the kind network.
+
+    assume_absent plans as if container and volume were gone (purge under --dry).
+    """
+    engine = engine or docker_state.client()
+    current = docker_state.container(engine, spec.name)
+    state = None if assume_absent else current
+    plan = plan_create(
+        spec,
+        state,
+        network_exists=docker_state.network_exists(engine, spec.network),
+        volume_exists=not assume_absent and docker_state.volume_exists(engine, spec.volume),
+        recreate=recreate,
+    )
+    if plan.needs_port:
+        check_port_free(engine, spec, own=current)
+    for argv in plan.commands:
+        result = runner.run(argv, warn=argv[:2] == ["docker", "run"])
+        if result.exited != 0:
+            _tolerate_concurrent_create(engine, spec, argv, result)
+    wait_healthy(runner, spec, plan.starts)
+    if not plan.commands:
+        say(
+            f"Registry {spec.name} is up to date: running, healthy at {spec.url}"
+            + _network_words(engine, spec)
+            + ". Nothing to do."
+        )
+    elif not runner.dry:
+        say(f"Registry {spec.name}: " + "; ".join(plan.changes) + f". Healthy at {spec.url}.")
+
+
+def _network_words(engine, spec: RegistrySpec) -> str:
+    if docker_state.network_exists(engine, spec.network):
+        return f", on the {spec.network} network"
+    return f" (no {spec.network} network yet: cluster.create will connect it)"
+
+
+def _tolerate_concurrent_create(engine, spec: RegistrySpec, argv: list[str], result) -> None:
+    """Another run may have created the same container a moment earlier: that is success."""
+    from stagingkub.errors import CommandFailed
+    from stagingkub.registry import drift
+
+    state = docker_state.container(engine, spec.name)
+    if state is None or drift(spec, state):
+        raise CommandFailed(" ".join(argv), result.exited, result.stderr)
+    say(f"{spec.name} was created by another run at the same time; using it.")
+
+
+def check_port_free(engine, spec: RegistrySpec, own=None) -> None:
+    """Fail before `docker run` when the host port is taken, naming the holder.
+
+    `own` is our registry container as it is now: the port it holds is about to be freed.
+    """
+    holders = docker_state.containers_publishing(engine, spec.port, exclude=spec.name)
+    own_holds = (
+        own is not None
+        and own.running
+        and any(port == str(spec.port) for _, port in own.port_bindings)
+    )
+    if not holders and not own_holds and ports.port_in_use(spec.bind_address, spec.port):
+        process = ports.process_holding(spec.port)
+        holders = [process or f"another process (find it with {ports.holder_hint(spec.port)})"]
+    if holders:
+        raise StateError(
+            f"Port {spec.port} on {spec.bind_address} is already in use by "
+            + ", ".join(holders)
+            + ". Stop that, or choose another port for the registry: set registry.port in "
+            "a profile, STAGINGKUB_REGISTRY_PORT in .env, or pass --port (image names then "
+            "become localhost:<port>/...). Nothing was changed."
+        )
+
+
+def wait_healthy(runner: Runner, spec: RegistrySpec, started: bool) -> None:
+    if runner.dry:
+        if started:
+            runner.note(f"then wait until {spec.url}/v2/ answers (registry.create does this)")
+        return
+    with RegistryAPI(spec.url, timeout=2.0) as api:
+        api.wait_healthy(spec.health_timeout)
+
+
+def start(runner: Runner, spec: RegistrySpec) -> None:
+    engine = docker_state.client()
+    state = _existing(engine, spec)
+    if state.running and state.status != "paused":
+        say(f"Registry {spec.name} is already running.")
+    else:
+        check_port_free(engine, spec, own=state)
+        runner.run(["docker", "start", spec.name])
+    wait_healthy(runner, spec, started=True)
+
+
+def stop(runner: Runner, spec: RegistrySpec) -> None:
+    state = _existing(docker_state.client(), spec)
+    if not state.running:
+        say(f"Registry {spec.name} is already stopped ({state.status}).")
+        return
+    runner.run(["docker", "stop", spec.name])
+
+
+def restart(runner: Runner, spec: RegistrySpec) -> None:
+    _existing(docker_state.client(), spec)
+    runner.run(["docker", "restart", spec.name])
+    wait_healthy(runner, spec, started=True)
+
+
+def logs(runner: Runner, spec: RegistrySpec, *, follow: bool, tail: str) -> None:
+    _existing(docker_state.client(), spec)
+    argv = ["docker", "logs"]
+    if follow:
+        argv.append("--follow")
+    if tail:
+        argv += ["--tail", tail]
+    runner.run([*argv, spec.name])
+
+
+def _existing(engine, spec: RegistrySpec):
+    state = docker_state.container(engine, spec.name)
+    if state is None:
+        raise StateError(
+            f"There is no registry container named {spec.name!r}. Create it with "
+            "`invoke registry.create` (or check registry.name with `invoke diag.config`)."
+        )
+    return state
+
+
+def status(spec: RegistrySpec) -> tuple[list[tuple[str, str]], bool]:
+    """(rows of label and value, healthy) for registry.status."""
+    engine = docker_state.client()
+    state = docker_state.container(engine, spec.name)
+    if state is None:
+        return [("container", f"{spec.name}: absent (run `invoke registry.create`)")], False
+    healthy, seen = False, "not checked (container not running)"
+    if state.running:
+        with RegistryAPI(spec.url, timeout=2.0) as api:
+            healthy, seen = api.ping()
+    bindings = ", ".join(f"{ip or '0.0.0.0'}:{port}" for ip, port in state.port_bindings)
+    size = docker_state.volume_size(engine, state.data_volume) if state.data_volume else None
+    rows = [
+        ("container", f"{spec.name} ({state.id[:12]})"),
+        ("state", f"{state.status}, started {state.started_at[:19].replace('T', ' ')} UTC"),
+        ("health", f"{'healthy' if healthy else 'unhealthy'}: GET {spec.url}/v2/ -> {seen}"),
+        ("port", (bindings or "not published") + " -> 5000/tcp"),
+        ("networks", ", ".join(state.networks) or "none"),
+        ("image", state.image),
+        ("volume", state.data_volume or "none (data lives in the container)"),
+        ("disk use", _human(size) if size is not None else "unknown"),
+        ("restart", state.restart_policy or "no"),
+        (
+            "managed",
+            "yes"
+            if state.labels.get(docker_state.MANAGED_LABEL)
+            else "no (not created by stagingkub)",
+        ),
+    ]
+    return rows, healthy
+
+
+def _human(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{size} B" if unit == "B" else f"{value:.1f} {unit} ({size} B)"
+        value /= 1024
+    return f"{size} B"
+
+
+def purge(
+    runner: Runner, spec: RegistrySpec, *, yes: bool, confirm: Callable[[str], bool] | None = None
+) -> None:
+    """Stop, remove, delete the data, recreate, reconnect: only after --yes or a typed 'yes'."""
+    engine = docker_state.client()
+    state = docker_state.container(engine, spec.name)
+    existing = {v.name for v in engine.volumes.list()}
+    volumes = data_volumes(spec, state, existing)
+    say(describe_loss(engine, spec, state, volumes))
+    if not yes and not runner.dry:
+        (confirm or ask)(f"Delete {spec.name} and its data for good?")
+    for argv in plan_purge(spec, state, volumes).commands:
+        runner.run(argv)
+    ensure(runner, spec, engine=engine, assume_absent=runner.dry)
+
+
+def describe_loss(engine, spec: RegistrySpec, state, volumes: list[str]) -> str:
+    """What purge deletes: repositories, tags and bytes, as far as they can be read."""
+    import httpx
+
+    parts = []
+    if state is not None and state.running:
+        try:
+            with RegistryAPI(spec.url, timeout=5.0) as api:
+                usage = api.usage()
+            parts.append(
+                f"{usage.repositories} repositories, {usage.tags} tags, "
+                f"{_human(usage.unique_bytes)} of image data"
+            )
+        except (
+            httpx.HTTPError,
+            ValueError,
+            KeyError,
+        ) as error:  # a broken registry is why people purge
+            parts.append(f"contents unknown (registry API: {type(error).__name__})")
+    elif state is not None:
+        parts.append("contents unknown (registry stopped)")
+    for volume in volumes:
+        size = docker_state.volume_size(engine, volume)
+        parts.append(f"volume {volume}: {_human(size) if size is not None else 'size unknown'}")
+    if not parts:
+        return f"Nothing to delete: no container {spec.name!r} and no volume {spec.volume!r}."
+    return f"registry.purge will delete {spec.name!r} and its data: " + "; ".join(parts) + "."
+
+
+def ask(question: str) -> bool:
+    """Ask on a terminal; refuse when stdin is not one (Jenkins, pipes)."""
+    if not sys.stdin or not sys.stdin.isatty():
+        raise StateError(
+            "registry.purge deletes the registry's data and needs confirmation, but stdin "
+            "is not a terminal. Nothing was deleted. Pass --yes to confirm (in Jenkins: "
+            "`invoke registry.purge --yes`)."
+        )
+    answer = input(f"{question} Type 'yes' to confirm: ").strip().lower()
+    if answer != "yes":
+        raise StateError("Purge cancelled; nothing was deleted.")
+    return True

@@ -1,0 +1,90 @@
+"""Every setting the tool reads: its type, its check and its help, in one table.
+
+The values themselves live in config/defaults.yaml; this table says what is allowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from stagingkub import validate
+
+ENV_PREFIX = "STAGINGKUB_"
+# Variables that choose where settings come from rather than being settings.
+META_VARIABLES = {"STAGINGKUB_PROFILE", "STAGINGKUB_ENV_FILE"}
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One setting: its Python type, its validator, its help, whether it is secret."""
+
+    kind: type
+    check: Callable | None
+    help: str
+    secret: bool = False
+    optional: bool = False  # an empty string means "not set"
+
+
+SCHEMA: dict[str, dict[str, Spec]] = {
+    "registry": {
+        "name": Spec(str, validate.docker_name, "Registry container name."),
+        "image": Spec(str, validate.image_reference, "Registry image (registry:2)."),
+        "host": Spec(
+            str, validate.host_name, "Host name clients push to and pods pull from (localhost)."
+        ),
+        "bind_address": Spec(
+            str, validate.bind_address, "Address the host port is published on (127.0.0.1)."
+        ),
+        "port": Spec(int, validate.port, "Host port of the registry (5000)."),
+        "volume": Spec(str, validate.docker_name, "Named volume holding the registry's data."),
+        "network": Spec(str, validate.docker_name, "Docker network of the kind nodes (kind)."),
+        "health_timeout": Spec(
+            float, validate.seconds, "Seconds to wait for the registry API to answer."
+        ),
+        "username": Spec(str, None, "Registry user for docker login.", optional=True),
+        "password": Spec(
+            str,
+            None,
+            "Registry password (only from .env or the environment).",
+            secret=True,
+            optional=True,
+        ),
+        "labels": Spec(dict, validate.labels, "Extra labels on containers and volumes created."),
+    },
+    "cluster": {
+        "name": Spec(str, validate.cluster_name, "kind cluster name (rhdemo)."),
+        "node_image": Spec(
+            str,
+            validate.image_reference,
+            "kind node image; empty for kind's default.",
+            optional=True,
+        ),
+    },
+    "image": {
+        "name": Spec(str, validate.repository, "Application image repository (rhdemo-api)."),
+    },
+    "deploy": {
+        "release": Spec(str, validate.release_name, "Helm release name (rhdemo)."),
+        "chart": Spec(str, validate.path, "Helm chart path (./helm/rhdemo)."),
+        "namespace": Spec(str, validate.namespace, "Kubernetes namespace (rhdemo-staging)."),
+    },
+}
+
+
+def all_keys() -> list[str]:
+    """Every dotted key, in schema order ('registry.port', ...)."""
+    return [f"{section}.{key}" for section, specs in SCHEMA.items() for key in specs]
+
+
+def spec_for(dotted: str) -> Spec:
+    section, key = dotted.split(".", 1)
+    return SCHEMA[section][key]
+
+
+def env_name(dotted: str) -> str:
+    """registry.port -> STAGINGKUB_REGISTRY_PORT."""
+    return ENV_PREFIX + dotted.replace(".", "_").upper()
+
+
+ENV_TO_KEY = {env_name(key): key for key in all_keys()}

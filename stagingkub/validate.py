@@ -1,0 +1,224 @@
+"""Validators for every value that can reach a command line.
+
+Each takes the raw value and a label saying where it came from (a flag, a key, a
+variable), and returns the value or raises InputError with the fix.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from stagingkub.errors import InputError
+
+# Docker's own rule for container, volume and network names.
+_DOCKER_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}")
+# The distribution reference grammar (github.com/distribution/reference, regexp.go).
+_TAG = re.compile(r"[\w][\w.-]{0,127}", re.ASCII)
+_PATH_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
+_DOMAIN_COMPONENT = re.compile(r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])")
+_DIGEST = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}")
+# Kubernetes DNS-1123 label (namespaces) and kind's cluster name rule.
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_RELEASE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_LABEL_KEY = re.compile(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?(/[A-Za-z0-9][A-Za-z0-9_.-]*)?")
+
+MAX_NAME_LENGTH = 255
+
+
+def _shown(value: object) -> str:
+    return repr(value) if isinstance(value, str) else f"{value!r} ({type(value).__name__})"
+
+
+def docker_name(value: str, what: str) -> str:
+    """A container, volume or network name."""
+    if not isinstance(value, str) or not _DOCKER_NAME.fullmatch(value):
+        raise InputError(
+            f"{what} is {_shown(value)}, which is not a valid Docker name. Use 1 to 128 "
+            "characters from letters, digits, '_', '.' and '-', starting with a letter or "
+            "a digit (for example 'kind-registry')."
+        )
+    return value
+
+
+def tag(value: str, what: str) -> str:
+    """An image tag: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}."""
+    if not isinstance(value, str) or not _TAG.fullmatch(value):
+        length = f" ({len(value)} characters)" if isinstance(value, str) else ""
+        raise InputError(
+            f"{what} is {_shown(value)}{length}, which is not a valid image tag. A tag is 1 to "
+            "128 characters from letters, digits, '_', '.' and '-', and does not start with "
+            "'.' or '-' (for example '1.1.0-SNAPSHOT')."
+        )
+    return value
+
+
+def repository(value: str, what: str) -> str:
+    """A repository path without a tag: lowercase components separated by '/'."""
+    if not isinstance(value, str) or not value:
+        raise InputError(f"{what} is empty; give a repository name such as 'rhdemo-api'.")
+    _check_name(value, what)
+    return value
+
+
+def image_reference(value: str, what: str) -> str:
+    """A full image reference: [domain[:port]/]path[:tag][@digest]."""
+    if not isinstance(value, str) or not value:
+        raise InputError(f"{what} is empty; give an image reference such as 'registry:2'.")
+    name, digest = value, None
+    if "@" in value:
+        name, digest = value.split("@", 1)
+        if not _DIGEST.fullmatch(digest):
+            raise InputError(
+                f"{what} is {value!r}: the digest after '@' must look like 'sha256:<64 hex>'."
+            )
+    last = name.rsplit("/", 1)[-1]
+    if ":" in last:
+        name, tag_part = name.rsplit(":", 1)
+        tag(tag_part, f"the tag of {what} ({value!r})")
+    _check_name(name, what)
+    return value
+
+
+def _check_name(name: str, what: str) -> None:
+    if len(name) > MAX_NAME_LENGTH:
+        raise InputError(f"{what} is longer than {MAX_NAME_LENGTH} characters.")
+    parts = name.split("/")
+    first = parts[0]
+    if len(parts) > 1 and ("." in first or ":" in first or first == "localhost"):
+        _check_domain(first, name, what)
+        parts = parts[1:]
+    for part in parts:
+        if _PATH_COMPONENT.fullmatch(part):
+            continue
+        if _PATH_COMPONENT.fullmatch(part.lower()):
+            raise InputError(
+                f"{what} is {name!r}: repository names must be lowercase (use {name.lower()!r})."
+            )
+        raise InputError(
+            f"{what} is {name!r}, which is not a valid repository name. Each '/'-separated "
+            "part uses lowercase letters and digits, joined by '.', '_', '__' or '-' "
+            "(for example 'localhost:5000/rhdemo-api')."
+        )
+
+
+def _check_domain(domain: str, name: str, what: str) -> None:
+    host, _, port_part = domain.partition(":")
+    if host.startswith("["):
+        ok = host.endswith("]") and _is_ip(host[1:-1])
+    else:
+        ok = all(_DOMAIN_COMPONENT.fullmatch(c) for c in host.split("."))
+    if port_part and not port_part.isdigit():
+        ok = False
+    if not ok:
+        raise InputError(
+            f"{what} is {name!r}: {domain!r} is not a valid registry host[:port] "
+            "(for example 'localhost:5000' or 'harbor.example.com')."
+        )
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def port(value: object, what: str) -> int:
+    """A TCP port, 1-65535."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise InputError(f"{what} is {_shown(value)}; a port is a whole number from 1 to 65535.")
+    text = str(value).strip()
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise InputError(f"{what} is {value!r}; a port is a whole number from 1 to 65535.")
+    return int(text)
+
+
+def bind_address(value: str, what: str) -> str:
+    """An IP literal Docker can publish a port on (127.0.0.1, 0.0.0.0, ::1...)."""
+    if not isinstance(value, str) or not _is_ip(value):
+        raise InputError(
+            f"{what} is {_shown(value)}, which is not an IP address. Docker publishes ports "
+            "on an address, not a host name: use 127.0.0.1 (this machine only, the default), "
+            "0.0.0.0 (every interface) or another address of this host."
+        )
+    return value
+
+
+def host_name(value: str, what: str) -> str:
+    """The registry host as clients write it in image names (localhost, harbor.example.com)."""
+    if not isinstance(value, str) or not (
+        all(_DOMAIN_COMPONENT.fullmatch(c) for c in value.split(".")) or _is_ip(value)
+    ):
+        raise InputError(
+            f"{what} is {_shown(value)}, which is not a host name (for example 'localhost')."
+        )
+    return value
+
+
+def namespace(value: str, what: str) -> str:
+    """A Kubernetes namespace (DNS-1123 label, at most 63 characters)."""
+    if not isinstance(value, str) or len(value) > 63 or not _DNS_LABEL.fullmatch(value):
+        raise InputError(
+            f"{what} is {_shown(value)}; a Kubernetes namespace is 1 to 63 lowercase letters, "
+            "digits and '-', starting and ending with a letter or digit."
+        )
+    return value
+
+
+def cluster_name(value: str, what: str) -> str:
+    """A kind cluster name (its node containers are named '<name>-control-plane')."""
+    if not isinstance(value, str) or len(value) > 50 or not _RELEASE.fullmatch(value):
+        raise InputError(
+            f"{what} is {_shown(value)}; a kind cluster name is lowercase letters, digits, "
+            "'-' and '.', at most 50 characters (for example 'rhdemo')."
+        )
+    return value
+
+
+def release_name(value: str, what: str) -> str:
+    """A Helm release name (DNS-1123 subdomain, at most 53 characters)."""
+    if not isinstance(value, str) or len(value) > 53 or not _RELEASE.fullmatch(value):
+        raise InputError(
+            f"{what} is {_shown(value)}; a Helm release name is at most 53 lowercase letters, "
+            "digits, '-' and '.', starting and ending with a letter or digit."
+        )
+    return value
+
+
+def path(value: str, what: str) -> str:
+    """A file or directory path that will appear on a command line."""
+    bad = not isinstance(value, str) or not value or value.startswith("-")
+    if not bad and any(ch in value for ch in "\n\r\0"):
+        bad = True
+    if bad:
+        raise InputError(
+            f"{what} is {_shown(value)}; give a non-empty path that does not start with '-' "
+            "and holds no line breaks (for example './helm/rhdemo')."
+        )
+    return value
+
+
+def labels(value: dict[str, str], what: str) -> dict[str, str]:
+    """Docker labels: keys in reverse-DNS form, values without line breaks."""
+    for key, label_value in value.items():
+        if not isinstance(key, str) or not _LABEL_KEY.fullmatch(key):
+            raise InputError(
+                f"{what} has the label key {key!r}; use lowercase reverse-DNS keys such as "
+                "'com.example.team'."
+            )
+        if not isinstance(label_value, str) or any(ch in label_value for ch in "\n\r\0"):
+            raise InputError(f"{what}: the label {key!r} needs a one-line string value.")
+    return value
+
+
+def seconds(value: object, what: str) -> float:
+    """A positive duration in seconds."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        number = -1.0
+    if isinstance(value, bool) or not 0 < number <= 3600:
+        raise InputError(f"{what} is {value!r}; give a number of seconds from 0 to 3600.")
+    return number

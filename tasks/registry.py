@@ -1,0 +1,119 @@
+"""The local Docker registry the kind nodes pull from: create, manage, purge."""
+
+from invoke import Collection
+
+from stagingkub.cli import load_settings, task
+
+FLAG_HELP = {
+    "name": "Registry container name (registry.name, default kind-registry).",
+    "port": "Host port to publish (registry.port, default 5000).",
+    "bind": "Address the port is published on (registry.bind_address, default 127.0.0.1).",
+    "image": "Registry image (registry.image, default registry:2).",
+    "volume": "Named volume for the data (registry.volume, default kind-registry-data).",
+}
+
+
+def _spec(profile, name=None, port=None, bind=None, image=None, volume=None):
+    from stagingkub.registry import RegistrySpec
+
+    settings = load_settings(
+        profile,
+        **{
+            "registry.name": (name, "--name"),
+            "registry.port": (port, "--port"),
+            "registry.bind_address": (bind, "--bind"),
+            "registry.image": (image, "--image"),
+            "registry.volume": (volume, "--volume"),
+        },
+    )
+    return RegistrySpec.from_settings(settings)
+
+
+def _runner(c):
+    from stagingkub.runner import Runner
+
+    return Runner(c)
+
+
+@task(
+    help={
+        **FLAG_HELP,
+        "recreate": "Replace a container whose image, port or volume differ "
+        "from the settings (the data volume is kept).",
+    }
+)
+def create(
+    c, name=None, port=None, bind=None, image=None, volume=None, recreate=False, profile=None
+):
+    """Create or repair the registry: running, healthy, on the kind network (idempotent)."""
+    from stagingkub import registry_ops
+
+    spec = _spec(profile, name, port, bind, image, volume)
+    registry_ops.ensure(_runner(c), spec, recreate=recreate)
+
+
+@task(help={"name": FLAG_HELP["name"]})
+def start(c, name=None, profile=None):
+    """Start the stopped registry container and wait until its API answers."""
+    from stagingkub import registry_ops
+
+    registry_ops.start(_runner(c), _spec(profile, name))
+
+
+@task(help={"name": FLAG_HELP["name"]})
+def stop(c, name=None, profile=None):
+    """Stop the registry container (its data stays in the volume)."""
+    from stagingkub import registry_ops
+
+    registry_ops.stop(_runner(c), _spec(profile, name))
+
+
+@task(help={"name": FLAG_HELP["name"]})
+def restart(c, name=None, profile=None):
+    """Restart the registry container and wait until its API answers."""
+    from stagingkub import registry_ops
+
+    registry_ops.restart(_runner(c), _spec(profile, name))
+
+
+@task(
+    help={
+        "name": FLAG_HELP["name"],
+        "follow": "Keep streaming new lines (Ctrl-C to stop).",
+        "tail": "Show only the last N lines (default: all).",
+    }
+)
+def logs(c, name=None, follow=False, tail="", profile=None):
+    """Show the registry container's logs (docker logs)."""
+    from stagingkub import registry_ops, validate
+
+    if tail and not tail.isdigit():
+        validate.port("x", "--tail")  # raises; keeps one wording for numbers
+    registry_ops.logs(_runner(c), _spec(profile, name), follow=follow, tail=tail)
+
+
+@task(help={"name": FLAG_HELP["name"]})
+def status(c, name=None, profile=None):
+    """State, health, port, networks, image, volume and disk use; exit 1 unless healthy."""
+    from invoke import Exit
+
+    from stagingkub import registry_ops
+
+    rows, healthy = registry_ops.status(_spec(profile, name))
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        print(f"{label.ljust(width)}  {value}")
+    if not healthy:
+        raise Exit(code=1)
+
+
+@task(help={**FLAG_HELP, "yes": "Confirm deleting the registry's data (required off a terminal)."})
+def purge(c, name=None, port=None, bind=None, image=None, volume=None, yes=False, profile=None):
+    """Delete the registry and ALL its images, then recreate it empty (asks, or --yes)."""
+    from stagingkub import registry_ops
+
+    spec = _spec(profile, name, port, bind, image, volume)
+    registry_ops.purge(_runner(c), spec, yes=yes)
+
+
+ns = Collection("registry", create, start, stop, restart, logs, status, purge)

@@ -1,0 +1,105 @@
+"""Images the integration tests need, built locally when they cannot be pulled.
+
+These machines reach no image registry, so `registry:2` is rebuilt FROM scratch
+around Debian's docker-registry binary (the same CNCF distribution code).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+REGISTRY_BINARY = Path("/usr/bin/docker-registry")
+REGISTRY_CONFIG = """\
+version: 0.1
+log:
+  level: info
+storage:
+  filesystem:
+    rootdirectory: /var/lib/registry
+  delete:
+    enabled: false
+http:
+  addr: :5000
+  headers:
+    X-Content-Type-Options: [nosniff]
+"""
+REGISTRY_DOCKERFILE = """\
+FROM scratch
+COPY rootfs/ /
+VOLUME ["/var/lib/registry"]
+EXPOSE 5000
+ENTRYPOINT ["/bin/registry"]
+CMD ["serve", "/etc/docker/registry/config.yml"]
+"""
+
+
+def image_exists(reference: str) -> bool:
+    return _docker("image", "inspect", reference).returncode == 0
+
+
+def _docker(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def shared_libraries(binary: Path) -> list[Path]:
+    """The libraries `ldd` says binary needs (libc and the loader for this one)."""
+    output = subprocess.run(["ldd", str(binary)], capture_output=True, text=True).stdout
+    found = []
+    for line in output.splitlines():
+        for word in line.split():
+            if word.startswith("/") and Path(word).exists():
+                found.append(Path(word))
+    return found
+
+
+def build_registry_image(tag: str, labels: dict[str, str]) -> None:
+    """Build a registry:2 equivalent from Debian's binary, tagged `tag`."""
+    if not REGISTRY_BINARY.exists():
+        raise FileNotFoundError(
+            f"{REGISTRY_BINARY} is missing: `apt-get install docker-registry` provides it"
+        )
+    with tempfile.TemporaryDirectory() as context:
+        root = Path(context, "rootfs")
+        (root / "bin").mkdir(parents=True)
+        shutil.copy2(REGISTRY_BINARY, root / "bin" / "registry")
+        for library in shared_libraries(REGISTRY_BINARY):
+            target = root / library.relative_to("/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(library.resolve(), target)
+        config = root / "etc" / "docker" / "registry" / "config.yml"
+        config.parent.mkdir(parents=True)
+        config.write_text(REGISTRY_CONFIG)
+        (root / "var" / "lib" / "registry").mkdir(parents=True)
+        Path(context, "Dockerfile").write_text(REGISTRY_DOCKERFILE)
+        label_args = [a for k, v in labels.items() for a in ("--label", f"{k}={v}")]
+        result = _docker("build", "-q", "-t", tag, *label_args, context)
+        if result.returncode != 0:
+            raise RuntimeError(f"docker build of {tag} failed: {result.stderr.strip()}")
+
+
+def build_app_image(tag: str, labels: dict[str, str], content: str) -> None:
+    """A one-file scratch image: enough to tag, push, inspect and pull."""
+    with tempfile.TemporaryDirectory() as context:
+        Path(context, "app.txt").write_text(content)
+        Path(context, "Dockerfile").write_text("FROM scratch\nCOPY app.txt /app.txt\n")
+        label_args = [a for k, v in labels.items() for a in ("--label", f"{k}={v}")]
+        result = _docker("build", "-q", "-t", tag, *label_args, context)
+        if result.returncode != 0:
+            raise RuntimeError(f"docker build of {tag} failed: {result.stderr.strip()}")
+
+
+def registry_image(wanted: str, fallback_tag: str, labels: dict[str, str]) -> str:
+    """`wanted` if present or pullable, else a local build tagged fallback_tag."""
+    if image_exists(wanted):
+        return wanted
+    try:
+        if _docker("pull", wanted, timeout=30).returncode == 0:
+            return wanted
+    except subprocess.TimeoutExpired:
+        pass
+    if not image_exists(fallback_tag):
+        build_registry_image(fallback_tag, labels)
+    return fallback_tag
