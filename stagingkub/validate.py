@@ -103,12 +103,18 @@ def _check_name(name: str, what: str) -> None:
 
 
 def _check_domain(domain: str, name: str, what: str) -> None:
-    host, _, port_part = domain.partition(":")
-    if host.startswith("["):
-        ok = host.endswith("]") and _is_ip(host[1:-1])
+    if domain.startswith("[") and "]" in domain:
+        host, port_part = domain[: domain.index("]") + 1], domain[domain.index("]") + 1 :]
+        ok = port_part == "" or port_part.startswith(":")
+        port_part = port_part[1:]
     else:
-        ok = all(_DOMAIN_COMPONENT.fullmatch(c) for c in host.split("."))
-    if port_part and not port_part.isdigit():
+        host, _, port_part = domain.partition(":")
+        ok = True
+    if host.startswith("["):
+        ok = ok and host.endswith("]") and _is_ip(host[1:-1])
+    else:
+        ok = ok and all(_DOMAIN_COMPONENT.fullmatch(c) for c in host.split("."))
+    if port_part and not (port_part.isascii() and port_part.isdigit()):
         ok = False
     if not ok:
         raise InputError(
@@ -130,7 +136,7 @@ def port(value: object, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise InputError(f"{what} is {_shown(value)}; a port is a whole number from 1 to 65535.")
     text = str(value).strip()
-    if not text.isdigit() or not 1 <= int(text) <= 65535:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 65535:
         raise InputError(f"{what} is {value!r}; a port is a whole number from 1 to 65535.")
     return int(text)
 
