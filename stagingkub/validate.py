@@ -228,3 +228,11 @@ def seconds(value: object, what: str) -> float:
     if isinstance(value, bool) or not 0 < number <= 3600:
         raise InputError(f"{what} is {value!r}; give a number of seconds from 0 to 3600.")
     return number
+
+
+def count(value: object, what: str) -> int:
+    """A whole number of lines, items... (0 or more)."""
+    text = str(value).strip()
+    if isinstance(value, bool) or not (text.isascii() and text.isdigit()):
+        raise InputError(f"{what} is {value!r}; give a whole number such as 100.")
+    return int(text)

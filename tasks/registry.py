@@ -87,8 +87,8 @@ def logs(c, name=None, follow=False, tail="", profile=None):
     """Show the registry container's logs (docker logs)."""
     from stagingkub import registry_ops, validate
 
-    if tail and not tail.isdigit():
-        validate.port("x", "--tail")  # raises; keeps one wording for numbers
+    if tail:
+        tail = str(validate.count(tail, "--tail"))
     registry_ops.logs(_runner(c), _spec(profile, name), follow=follow, tail=tail)
 
 

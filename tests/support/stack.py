@@ -1,0 +1,133 @@
+"""Helpers for integration tests: unique names, a run label, the real entry point."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import socket
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from stagingkub.settings import ROOT
+from tests.support import images
+
+RUN_ID = uuid.uuid4().hex[:8]
+TEST_LABEL = "io.stagingkub.test"
+LABELS = {TEST_LABEL: RUN_ID}
+_counter = itertools.count(1)
+
+
+def docker(*args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
+    result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args)} failed: {result.stderr}")
+    return result
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class Stack:
+    """One test's registry settings (a profile file) and helpers to drive and inspect it."""
+
+    tmp: Path
+    image: str
+    port: int = field(default_factory=free_port)
+    prefix: str = field(default_factory=lambda: f"skt-{RUN_ID}-{next(_counter)}")
+
+    def __post_init__(self) -> None:
+        self.name = f"{self.prefix}-registry"
+        self.volume = f"{self.prefix}-data"
+        self.network = f"{self.prefix}-kind"
+        self.profile = self.tmp / "test-profile.yaml"
+        self.write_profile()
+
+    def write_profile(self, **overrides: object) -> None:
+        values = {
+            "name": self.name,
+            "image": self.image,
+            "port": self.port,
+            "volume": self.volume,
+            "network": self.network,
+            "health_timeout": 20,
+            **overrides,
+        }
+        lines = ["registry:"] + [f"  {key}: {value}" for key, value in values.items()]
+        lines += ["  labels:", f"    {TEST_LABEL}: '{RUN_ID}'"]
+        self.profile.write_text("\n".join(lines) + "\n")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("STAGINGKUB_")}
+        env.update(
+            STAGINGKUB_PROFILE=str(self.profile),
+            STAGINGKUB_ENV_FILE=str(self.tmp / "absent.env"),
+            **extra,
+        )
+        return env
+
+    def invoke(self, *args: str, **extra_env: str) -> subprocess.CompletedProcess:
+        """The real entry point, as a user or Jenkins runs it, stdin not a terminal."""
+        return subprocess.run(
+            [sys.executable, "-m", "invoke", *args],
+            cwd=ROOT,
+            env=self.env(**extra_env),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    def make_network(self) -> None:
+        docker("network", "create", "--label", f"{TEST_LABEL}={RUN_ID}", self.network)
+
+    def inspect(self, fmt: str) -> str:
+        return docker("inspect", "-f", fmt, self.name).stdout.strip()
+
+    def exists(self) -> bool:
+        return docker("inspect", self.name, check=False).returncode == 0
+
+    def volume_exists(self) -> bool:
+        return docker("volume", "inspect", self.volume, check=False).returncode == 0
+
+    def push(self, tag: str, repository: str = "rhdemo-api") -> str:
+        reference = f"localhost:{self.port}/{repository}:{tag}"
+        images.build_app_image(reference, LABELS, content=f"{repository} {tag} {RUN_ID}")
+        docker("push", reference, timeout=120)
+        return reference
+
+    def tags(self, repository: str = "rhdemo-api") -> list[str]:
+        response = httpx.get(f"{self.url}/v2/{repository}/tags/list", timeout=5)
+        if response.status_code == 404:
+            return []
+        response.raise_for_status()
+        return sorted(response.json().get("tags") or [])
+
+    def catalog(self) -> list[str]:
+        response = httpx.get(f"{self.url}/v2/_catalog", timeout=5)
+        response.raise_for_status()
+        return response.json()["repositories"]
+
+    def healthy(self) -> bool:
+        try:
+            response = httpx.get(f"{self.url}/v2/", timeout=5)
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200 and "Docker-Distribution-Api-Version" in response.headers
+
+
+def echoed(output: str) -> list[str]:
+    """The commands a run echoed (`+ cmd` lines), without the prefix."""
+    return [line[2:] for line in output.splitlines() if line.startswith("+ ")]
