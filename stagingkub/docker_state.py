@@ -43,17 +43,36 @@ def client() -> Any:
     """A docker SDK client that has answered a ping, or DockerUnavailable."""
     import docker
 
+    host = os.environ.get("DOCKER_HOST") or _context_host()
     try:
-        engine = docker.from_env(timeout=15)
+        engine = (
+            docker.DockerClient(base_url=host, timeout=15) if host else docker.from_env(timeout=15)
+        )
         engine.ping()
     except docker.errors.DockerException as error:
-        host = os.environ.get("DOCKER_HOST", "the default socket (/var/run/docker.sock)")
+        host = host or "the default socket (/var/run/docker.sock)"
         raise DockerUnavailable(
             f"Cannot reach the Docker engine at {host}: {_short(error)}. Start Docker "
             "(`sudo systemctl start docker`, or Docker Desktop), check that your user may use "
             "it (`docker info`), or set DOCKER_HOST to the engine's address."
         ) from None
     return engine
+
+
+def _context_host() -> str | None:
+    """The endpoint of the current `docker context` (Docker Desktop, Colima, rootless)."""
+    if os.environ.get("DOCKER_TLS_VERIFY") or os.environ.get("DOCKER_CERT_PATH"):
+        return None  # from_env knows how to set up TLS from these
+    from docker.context import ContextAPI
+    from docker.errors import DockerException
+
+    try:
+        context = ContextAPI.get_current_context()
+    except (DockerException, OSError, ValueError):
+        return None
+    if context is None or context.name == "default" or context.tls_cfg:
+        return None
+    return context.Host or None
 
 
 def _short(error: Exception) -> str:

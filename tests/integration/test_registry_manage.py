@@ -1,5 +1,8 @@
 """Management, purge and persistence on a real engine: what the guide does by hand."""
 
+import os
+import pty
+
 import pytest
 
 from tests.support.stack import docker, echoed
@@ -124,3 +127,20 @@ def test_purge_dry_run_prints_the_whole_script_and_deletes_nothing(running):
     ]
     assert any(line.startswith("docker run -d --name") for line in lines)
     assert running.tags() == ["1.0.0"]
+
+
+@pytest.mark.parametrize(("answer", "deleted"), [("no", False), ("yes", True)])
+def test_purge_on_a_terminal_asks_and_only_yes_deletes(running, answer, deleted):
+    running.push("1.0.0")
+    terminal, stdin = pty.openpty()
+    try:
+        os.write(terminal, f"{answer}\n".encode())
+        result = running.invoke("registry.purge", stdin=stdin)
+    finally:
+        os.close(terminal)
+        os.close(stdin)
+    assert "Type 'yes' to confirm" in result.stdout
+    assert result.returncode == (0 if deleted else 1), result.stderr
+    assert running.tags() == ([] if deleted else ["1.0.0"])
+    if not deleted:
+        assert "nothing was deleted" in result.stderr

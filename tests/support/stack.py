@@ -78,13 +78,15 @@ class Stack:
         )
         return env
 
-    def invoke(self, *args: str, **extra_env: str) -> subprocess.CompletedProcess:
-        """The real entry point, as a user or Jenkins runs it, stdin not a terminal."""
+    def invoke(
+        self, *args: str, stdin=subprocess.DEVNULL, **extra: str
+    ) -> subprocess.CompletedProcess:
+        """The real entry point, as Jenkins runs it: stdin is not a terminal unless given."""
         return subprocess.run(
             [sys.executable, "-m", "invoke", *args],
             cwd=ROOT,
-            env=self.env(**extra_env),
-            stdin=subprocess.DEVNULL,
+            env=self.env(**extra),
+            stdin=stdin,
             capture_output=True,
             text=True,
             timeout=120,
