@@ -8,8 +8,9 @@ __path__ = [str(Path(__file__).with_name("tasks"))]
 
 from invoke import Collection
 
-from tasks import diag, registry
+from tasks import cluster, diag, registry
 
 ns = Collection()
 ns.add_collection(registry.ns)
+ns.add_collection(cluster.ns)
 ns.add_collection(diag.ns)

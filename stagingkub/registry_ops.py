@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 
 from stagingkub import docker_state, ports
@@ -14,7 +13,7 @@ from stagingkub.registry import (
     plan_purge,
 )
 from stagingkub.registry_api import RegistryAPI
-from stagingkub.runner import Runner, say
+from stagingkub.runner import Runner, confirm, say
 
 
 def ensure(
@@ -239,13 +238,10 @@ def describe_loss(engine, spec: RegistrySpec, state, volumes: list[str]) -> str:
 
 def ask(question: str) -> bool:
     """Ask on a terminal; refuse when stdin is not one (Jenkins, pipes)."""
-    if not sys.stdin or not sys.stdin.isatty():
-        raise StateError(
-            "registry.purge deletes the registry's data and needs confirmation, but stdin "
-            "is not a terminal. Nothing was deleted. Pass --yes to confirm (in Jenkins: "
-            "`invoke registry.purge --yes`)."
-        )
-    answer = input(f"{question} Type 'yes' to confirm: ").strip().lower()
-    if answer != "yes":
-        raise StateError("Purge cancelled; nothing was deleted.")
+    confirm(
+        question,
+        "registry.purge deletes the registry's data and needs confirmation, but stdin "
+        "is not a terminal. Nothing was deleted. Pass --yes to confirm (in Jenkins: "
+        "`invoke registry.purge --yes`).",
+    )
     return True

@@ -10,12 +10,18 @@ from __future__ import annotations
 import shlex
 import shutil
 import sys
+from pathlib import Path
 from typing import Any
 
 from stagingkub.errors import CommandFailed, StagingkubError
 
 INSTALL_HINTS = {
     "docker": "install Docker (https://docs.docker.com/engine/install/) or Docker Desktop",
+    "kind": "install kind v0.20 or newer (Linux: the release binary from "
+    "https://kind.sigs.k8s.io/docs/user/quick-start/#installation; macOS: `brew install kind`)",
+    "kubectl": "install kubectl (Linux: https://kubernetes.io/docs/tasks/tools/; "
+    "macOS: `brew install kubectl`)",
+    "helm": "install helm 3 or 4 (https://helm.sh/docs/intro/install/; macOS: `brew install helm`)",
 }
 
 
@@ -43,6 +49,17 @@ class Runner:
             raise CommandFailed(command, result.exited, result.stderr)
         return result
 
+    def write_file(self, path: Path, text: str) -> None:
+        """Write a generated file; under --dry print the shell that writes it instead."""
+        if self.dry:
+            print(f"mkdir -p {shlex.quote(str(path.parent))}")
+            target = shlex.quote(str(path))
+            print(f"cat > {target} <<'STAGINGKUB_EOF'\n{text.rstrip()}\nSTAGINGKUB_EOF")
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        say(f"wrote {path}")
+
     def note(self, text: str) -> None:
         """A step that is not a command (a wait, a check): a comment in --dry output."""
         if self.dry:
@@ -60,3 +77,14 @@ def require_tool(name: str) -> None:
     if shutil.which(name) is None:
         hint = INSTALL_HINTS.get(name, f"install {name}")
         raise ToolMissing(f"'{name}' is not on PATH, and this task runs it: {hint}, then re-run.")
+
+
+def confirm(question: str, refusal: str) -> None:
+    """Ask on a terminal for a typed 'yes'; refuse (StateError) when stdin is not one."""
+    from stagingkub.errors import StateError
+
+    if not sys.stdin or not sys.stdin.isatty():
+        raise StateError(refusal)
+    answer = input(f"{question} Type 'yes' to confirm: ").strip().lower()
+    if answer != "yes":
+        raise StateError("Cancelled; nothing was deleted.")

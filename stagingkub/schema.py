@@ -60,6 +60,23 @@ SCHEMA: dict[str, dict[str, Spec]] = {
             "kind node image; empty for kind's default.",
             optional=True,
         ),
+        "nodes": Spec(list, validate.node_roles, "Node roles ([control-plane])."),
+        "config_file": Spec(
+            str, validate.path, "Your kind config file to merge; empty for none.", optional=True
+        ),
+        "wait": Spec(str, validate.duration, "kind create cluster --wait duration (120s)."),
+        "wiring": Spec(
+            str,
+            validate.choice("hosts", "mirrors"),
+            "containerd registry wiring: hosts (config_path + hosts.toml) or legacy mirrors.",
+        ),
+        "context": Spec(
+            str,
+            validate.kube_context,
+            "kube context; empty means kind-<cluster name>.",
+            optional=True,
+        ),
+        "files_dir": Spec(str, validate.path, "Where generated files are written (.stagingkub)."),
     },
     "image": {
         "name": Spec(str, validate.repository, "Application image repository (rhdemo-api)."),

@@ -53,6 +53,8 @@ class Settings:
             return "****" if value else "(not set)"
         if isinstance(value, dict):
             return ",".join(f"{k}={v}" for k, v in value.items()) or "(none)"
+        if isinstance(value, list):
+            return ",".join(value) or "(none)"
         if value == "":
             return "(not set)"
         return str(value)
@@ -196,7 +198,13 @@ def _unknown(where: str, name: str, known: list[str]) -> str:
     return f"{where}: unknown setting '{name}'.{hint}"
 
 
-_TYPE_WORDS = {str: "a string", int: "a whole number", float: "a number", dict: "a mapping"}
+_TYPE_WORDS = {
+    str: "a string",
+    int: "a whole number",
+    float: "a number",
+    dict: "a mapping",
+    list: "a list",
+}
 
 
 def _coerce_yaml(dotted: str, raw: Any, what: str) -> Any:
@@ -213,6 +221,8 @@ def _coerce_yaml(dotted: str, raw: Any, what: str) -> Any:
         raise ConfigError(f"{what} must be {_TYPE_WORDS[wanted]}{hint}, but is {got}.")
     if wanted is dict:
         raw = {str(k): (str(v) if isinstance(v, int | float) else v) for k, v in raw.items()}
+    elif wanted is list:
+        raw = list(raw)
     elif wanted is str:
         raw = str(raw)
     return _checked(dotted, raw, what)
@@ -221,6 +231,8 @@ def _coerce_yaml(dotted: str, raw: Any, what: str) -> Any:
 def _coerce_text(dotted: str, raw: Any, what: str) -> Any:
     """A value from .env, the environment or a flag: text to be turned into the type."""
     spec = spec_for(dotted)
+    if spec.kind is list and isinstance(raw, str):
+        raw = [item.strip() for item in raw.split(",") if item.strip()]
     if spec.kind is dict and isinstance(raw, str):
         pairs = [item for item in raw.split(",") if item.strip()]
         if any("=" not in item for item in pairs):

@@ -236,3 +236,52 @@ def count(value: object, what: str) -> int:
     if isinstance(value, bool) or not (text.isascii() and text.isdigit()):
         raise InputError(f"{what} is {value!r}; give a whole number such as 100.")
     return int(text)
+
+
+NODE_ROLES = ("control-plane", "worker")
+
+
+def node_roles(value: list, what: str) -> list[str]:
+    """kind node roles: at least one control-plane, then any workers."""
+    if not value or any(role not in NODE_ROLES for role in value) or "control-plane" not in value:
+        raise InputError(
+            f"{what} is {value!r}; list kind node roles, each 'control-plane' or 'worker', "
+            "with at least one control-plane (for example [control-plane, worker])."
+        )
+    return list(value)
+
+
+_DURATION = re.compile(r"([0-9]+(\.[0-9]+)?(ms|s|m|h))+")
+
+
+def duration(value: str, what: str) -> str:
+    """A Go duration as kind and helm take it: 90s, 5m, 1m30s."""
+    if not isinstance(value, str) or not _DURATION.fullmatch(value):
+        raise InputError(f"{what} is {_shown(value)}; give a duration such as 120s, 5m or 1m30s.")
+    return value
+
+
+def choice(*allowed: str):
+    """A validator accepting one of `allowed`."""
+
+    def check(value: str, what: str) -> str:
+        if value not in allowed:
+            raise InputError(f"{what} is {_shown(value)}; use one of: {', '.join(allowed)}.")
+        return value
+
+    return check
+
+
+def kube_context(value: str, what: str) -> str:
+    """A kubeconfig context name (kind-rhdemo, arn:aws:eks:...:cluster/x)."""
+    if (
+        not isinstance(value, str)
+        or not value
+        or value.startswith("-")
+        or any(ch.isspace() or not ch.isprintable() for ch in value)
+    ):
+        raise InputError(
+            f"{what} is {_shown(value)}; a kube context name has no spaces and does not start "
+            "with '-' (see `kubectl config get-contexts`)."
+        )
+    return value

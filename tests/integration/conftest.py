@@ -7,6 +7,10 @@ carries this run's label.
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
+
 import pytest
 
 from tests.support import images
@@ -54,3 +58,40 @@ def registry_image(engine) -> str:
 @pytest.fixture
 def stack(tmp_path, registry_image) -> Stack:
     return Stack(tmp=tmp_path, image=registry_image)
+
+
+@pytest.fixture(scope="session")
+def node_image(engine) -> str:
+    """The kind-node STAND-IN image (real containerd), built once per run."""
+    tag = f"stagingkub-test/kind-node:{RUN_ID}"
+    try:
+        if not images.image_exists(tag):
+            images.build_node_image(tag, LABELS)
+    except FileNotFoundError as error:
+        pytest.skip(str(error))
+    return tag
+
+
+STANDINS = Path(__file__).resolve().parent.parent / "support" / "standins"
+
+
+@pytest.fixture
+def kind_stack(stack, node_image, tmp_path) -> Stack:
+    """A stack whose PATH has the kind and kubectl STAND-INS first."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("kind", "kubectl"):
+        wrapper = bin_dir / tool
+        wrapper.write_text(
+            f'#!/bin/sh\nexec {sys.executable} {STANDINS / f"{tool}_standin.py"} "$@"\n'
+        )
+        wrapper.chmod(0o755)
+    stack.standin_log = tmp_path / "standin-calls.jsonl"
+    stack.extra_env.update(
+        PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        STANDIN_NODE_IMAGE=node_image,
+        STANDIN_LABELS=f"{TEST_LABEL}={RUN_ID}",
+        STANDIN_LOG=str(stack.standin_log),
+        STANDIN_STATE=str(tmp_path / "kubectl-state"),
+    )
+    return stack

@@ -103,3 +103,51 @@ def registry_image(wanted: str, fallback_tag: str, labels: dict[str, str]) -> st
     if not image_exists(fallback_tag):
         build_registry_image(fallback_tag, labels)
     return fallback_tag
+
+
+NODE_ENTRYPOINT = """\
+#!/bin/sh
+mkdir -p /run/containerd /var/lib/containerd /tmp /etc/containerd/certs.d
+exec /usr/bin/containerd --config /etc/containerd/config.toml
+"""
+BUSYBOX_TOOLS = ("sh", "cat", "mkdir", "rm", "ls", "wget", "sleep", "cp", "echo", "grep", "env")
+
+
+def build_node_image(tag: str, labels: dict[str, str]) -> None:
+    """A kind-node STAND-IN: real containerd and ctr from Debian, busybox, FROM scratch."""
+    binaries = {
+        "busybox": shutil.which("busybox"),
+        "containerd": shutil.which("containerd"),
+        "ctr": shutil.which("ctr"),
+    }
+    missing = [name for name, found in binaries.items() if not found]
+    if missing:
+        raise FileNotFoundError(
+            f"{', '.join(missing)} missing: `apt-get install containerd busybox-static`"
+        )
+    if shared_libraries(Path(binaries["busybox"])):
+        raise FileNotFoundError("busybox is not static: `apt-get install busybox-static`")
+    with tempfile.TemporaryDirectory() as context:
+        root = Path(context, "rootfs")
+        for folder in ("bin", "usr/bin", "etc/containerd/certs.d", "run", "tmp"):
+            (root / folder).mkdir(parents=True, exist_ok=True)
+        shutil.copy2(binaries["busybox"], root / "bin" / "busybox")
+        for tool in BUSYBOX_TOOLS:
+            (root / "bin" / tool).symlink_to("busybox")
+        for name in ("containerd", "ctr"):
+            shutil.copy2(binaries[name], root / "usr" / "bin" / name)
+            for library in shared_libraries(Path(binaries[name])):
+                target = root / library.relative_to("/")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(library.resolve(), target)
+        (root / "etc" / "containerd" / "config.toml").write_text("version = 2\n")
+        entrypoint = root / "bin" / "entrypoint"
+        entrypoint.write_text(NODE_ENTRYPOINT)
+        entrypoint.chmod(0o755)
+        Path(context, "Dockerfile").write_text(
+            'FROM scratch\nCOPY rootfs/ /\nENV PATH=/usr/bin:/bin\nENTRYPOINT ["/bin/entrypoint"]\n'
+        )
+        label_args = [a for k, v in labels.items() for a in ("--label", f"{k}={v}")]
+        result = _docker("build", "-q", "-t", tag, *label_args, context)
+        if result.returncode != 0:
+            raise RuntimeError(f"docker build of {tag} failed: {result.stderr.strip()}")

@@ -44,14 +44,19 @@ class Stack:
     port: int = field(default_factory=free_port)
     prefix: str = field(default_factory=lambda: f"skt-{RUN_ID}-{next(_counter)}")
 
+    extra_env: dict[str, str] = field(default_factory=dict)
+
     def __post_init__(self) -> None:
         self.name = f"{self.prefix}-registry"
         self.volume = f"{self.prefix}-data"
         self.network = f"{self.prefix}-kind"
+        self.cluster = f"{self.prefix}-c"
+        self.files_dir = self.tmp / "generated"
         self.profile = self.tmp / "test-profile.yaml"
         self.write_profile()
 
-    def write_profile(self, **overrides: object) -> None:
+    def write_profile(self, cluster: dict[str, object] | None = None, **registry: object) -> None:
+        """The test's profile: its own registry, network and cluster names (never the user's)."""
         values = {
             "name": self.name,
             "image": self.image,
@@ -59,10 +64,12 @@ class Stack:
             "volume": self.volume,
             "network": self.network,
             "health_timeout": 20,
-            **overrides,
+            **registry,
         }
         lines = ["registry:"] + [f"  {key}: {value}" for key, value in values.items()]
         lines += ["  labels:", f"    {TEST_LABEL}: '{RUN_ID}'"]
+        cluster_values = {"name": self.cluster, "files_dir": str(self.files_dir), **(cluster or {})}
+        lines += ["cluster:"] + [f"  {key}: {value}" for key, value in cluster_values.items()]
         self.profile.write_text("\n".join(lines) + "\n")
 
     @property
@@ -74,8 +81,9 @@ class Stack:
         env.update(
             STAGINGKUB_PROFILE=str(self.profile),
             STAGINGKUB_ENV_FILE=str(self.tmp / "absent.env"),
-            **extra,
         )
+        env.update(self.extra_env)
+        env.update(extra)
         return env
 
     def invoke(
@@ -133,3 +141,14 @@ class Stack:
 def echoed(output: str) -> list[str]:
     """The commands a run echoed (`+ cmd` lines), without the prefix."""
     return [line[2:] for line in output.splitlines() if line.startswith("+ ")]
+
+
+def node_exec(node: str, *command: str) -> subprocess.CompletedProcess:
+    return docker("exec", node, *command, check=False)
+
+
+def fetch(node: str, reference: str) -> subprocess.CompletedProcess:
+    """The guide's pull path with only kubelet missing: containerd in the node pulls by name."""
+    return node_exec(
+        node, "ctr", "content", "fetch", "--hosts-dir", "/etc/containerd/certs.d", reference
+    )

@@ -9,6 +9,9 @@ import pytest
 from stagingkub.settings import ROOT
 
 TASKS = [
+    "cluster.create",
+    "cluster.delete",
+    "cluster.status",
     "diag.config",
     "registry.create",
     "registry.logs",
@@ -43,7 +46,7 @@ def test_list_shows_every_task_with_a_one_line_help():
     listed = {}
     for line in result.stdout.splitlines():
         parts = line.split(None, 1)
-        if parts and parts[0] in TASKS:
+        if line.startswith("  ") and not line.startswith("   ") and parts:
             listed[parts[0]] = parts[1] if len(parts) > 1 else ""
     assert sorted(listed) == TASKS
     assert all(help_text.strip() for help_text in listed.values())

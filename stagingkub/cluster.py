@@ -1,0 +1,262 @@
+"""The kind cluster wired to the registry: spec, observed state, and the plan between them.
+
+Pure: the functions here take state and return steps (commands or files to write);
+cluster_ops.py reads the state and carries the steps out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from stagingkub.errors import StateError
+from stagingkub.kind_config import (
+    CERTS_DIR,
+    CONTAINERD_CONFIG,
+    Wiring,
+    kind_config,
+    predicted_node_names,
+    registry_configmap,
+)
+
+DEFAULT_NETWORK = "kind"
+MIN_KIND = (0, 20, 0)
+KIND_CONTAINERD_2 = (0, 27, 0)  # kind's default node images ship containerd 2.x from here
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    """The cluster as settings want it."""
+
+    name: str
+    roles: tuple[str, ...]
+    node_image: str
+    wait: str
+    context: str
+    network: str
+    wiring: Wiring
+    files_dir: Path  # absolute; the cluster's generated files go below it
+    user_config: str = ""  # the text of cluster.config_file
+    user_config_label: str = ""
+
+    @classmethod
+    def from_settings(cls, settings) -> ClusterSpec:
+        c, r = settings.cluster, settings.registry
+        config_text, label = "", ""
+        if c.config_file:
+            path = Path(c.config_file)
+            path = path if path.is_absolute() else settings.root / path
+            try:
+                config_text = path.read_text(encoding="utf-8")
+            except OSError as error:
+                from stagingkub.errors import ConfigError
+
+                raise ConfigError(
+                    f"cluster.config_file is {c.config_file!r}, which cannot be read "
+                    f"({error.strerror}). Fix the path ({settings.sources['cluster.config_file']}) "
+                    "or set it to an empty string."
+                ) from None
+            label = str(c.config_file)
+        files_dir = Path(c.files_dir)
+        files_dir = files_dir if files_dir.is_absolute() else settings.root / files_dir
+        return cls(
+            name=c.name,
+            roles=tuple(c.nodes),
+            node_image=c.node_image,
+            wait=c.wait,
+            context=c.context or f"kind-{c.name}",
+            network=r.network,
+            wiring=Wiring(registry_name=r.name, host_port=r.port, host=r.host, mode=c.wiring),
+            files_dir=files_dir / c.name,
+            user_config=config_text,
+            user_config_label=label,
+        )
+
+    @property
+    def config_file(self) -> Path:
+        return self.files_dir / "kind-config.yaml"
+
+    @property
+    def certs_dir(self) -> Path:
+        return self.files_dir / "certs.d"
+
+    @property
+    def configmap_file(self) -> Path:
+        return self.files_dir / "local-registry-hosting.yaml"
+
+
+@dataclass(frozen=True)
+class NodeState:
+    """What one node's containerd configuration says."""
+
+    name: str
+    hosts_files: dict[str, str | None]  # certs.d sub-directory -> hosts.toml text, None if absent
+    config_path: str | None = CERTS_DIR
+    has_mirrors: bool = False
+    containerd_version: tuple[int, int, int] | None = None
+
+
+@dataclass(frozen=True)
+class ClusterState:
+    exists: bool
+    nodes: tuple[NodeState, ...] = ()
+    registry_attached: bool = False
+    configmap: str | None = None  # localRegistryHosting.v1, None when absent
+
+
+@dataclass(frozen=True)
+class WriteFile:
+    path: Path
+    text: str
+
+
+@dataclass
+class ClusterPlan:
+    steps: list[list[str] | WriteFile] = field(default_factory=list)
+    repairs: list[str] = field(default_factory=list)
+
+    @property
+    def commands(self) -> list[list[str]]:
+        return [step for step in self.steps if isinstance(step, list)]
+
+
+def create_argv(spec: ClusterSpec) -> list[str]:
+    argv = ["kind", "create", "cluster", "--name", spec.name, "--config", str(spec.config_file)]
+    if spec.node_image:
+        argv += ["--image", spec.node_image]
+    argv += ["--wait", spec.wait]
+    if spec.network != DEFAULT_NETWORK:  # kind's own switch for another network
+        argv = ["env", f"KIND_EXPERIMENTAL_DOCKER_NETWORK={spec.network}", *argv]
+    return argv
+
+
+def plan_create_cluster(
+    spec: ClusterSpec, kind_version: tuple[int, int, int] | None
+) -> ClusterPlan:
+    """Phase 1, for a cluster that does not exist: write the config, create the cluster."""
+    check_kind_version(spec, kind_version)
+    text = kind_config(
+        spec.name, list(spec.roles), spec.wiring, spec.user_config, spec.user_config_label
+    )
+    plan = ClusterPlan(steps=[WriteFile(spec.config_file, text), create_argv(spec)])
+    plan.repairs.append(f"created cluster {spec.name}")
+    return plan
+
+
+def check_kind_version(spec: ClusterSpec, version: tuple[int, int, int] | None) -> None:
+    shown = ".".join(map(str, version)) if version else "unknown"
+    if spec.wiring.mode == "hosts" and version is not None and version < MIN_KIND:
+        raise StateError(
+            f"kind v{shown} is older than v0.20, whose node images predate the config_path "
+            "registry wiring. Install kind v0.20 or newer (https://kind.sigs.k8s.io/docs/user/"
+            "quick-start/#installation), or set cluster.wiring: mirrors for the old images."
+        )
+    if (
+        spec.wiring.mode == "mirrors"
+        and not spec.node_image
+        and version is not None
+        and version >= KIND_CONTAINERD_2
+    ):
+        raise StateError(
+            f"cluster.wiring is 'mirrors', but kind v{shown}'s default node image runs "
+            "containerd 2.x, which no longer accepts the registry.mirrors patch (pulls fail "
+            "with 'server gave HTTP response to HTTPS client'). Use cluster.wiring: hosts (the "
+            "default), or set cluster.node_image to an image from before kind v0.20."
+        )
+
+
+def predicted_state(spec: ClusterSpec, registry_attached: bool) -> ClusterState:
+    """What a cluster looks like right after `kind create cluster` (for --dry)."""
+    nodes = tuple(
+        NodeState(name=name, hosts_files={})
+        for name in predicted_node_names(spec.name, list(spec.roles))
+    )
+    return ClusterState(exists=True, nodes=nodes, registry_attached=registry_attached)
+
+
+def plan_wiring(spec: ClusterSpec, state: ClusterState) -> ClusterPlan:
+    """Phase 2: registry on the network, every node's hosts.toml, the ConfigMap."""
+    plan = ClusterPlan()
+    for node in state.nodes:
+        check_node(spec, node)
+    if not state.registry_attached:
+        plan.steps.append(["docker", "network", "connect", spec.network, spec.wiring.registry_name])
+        plan.repairs.append(f"connected {spec.wiring.registry_name} to the {spec.network} network")
+    if spec.wiring.mode == "hosts":
+        wanted = spec.wiring.hosts_files()
+        stale = [node for node in state.nodes if _wrong_files(node, wanted)]
+        if stale:
+            plan.steps += [
+                WriteFile(spec.certs_dir / host / "hosts.toml", text)
+                for host, text in wanted.items()
+            ]
+        for node in stale:
+            plan.steps.append(["docker", "exec", node.name, "mkdir", "-p", CERTS_DIR])
+            plan.steps.append(["docker", "cp", f"{spec.certs_dir}/.", f"{node.name}:{CERTS_DIR}/"])
+            plan.repairs.append(f"{node.name}: wrote " + ", ".join(_wrong_files(node, wanted)))
+    configmap = registry_configmap(spec.wiring)
+    if state.configmap is None or _normal(state.configmap) != _normal(_hosting(configmap)):
+        plan.steps.append(WriteFile(spec.configmap_file, configmap))
+        plan.steps.append(
+            ["kubectl", "--context", spec.context, "apply", "-f", str(spec.configmap_file)]
+        )
+        what = "applied" if state.configmap is None else "updated"
+        plan.repairs.append(f"{what} ConfigMap kube-public/local-registry-hosting")
+    return plan
+
+
+def _wrong_files(node: NodeState, wanted: dict[str, str]) -> list[str]:
+    return [
+        f"{CERTS_DIR}/{host}/hosts.toml"
+        for host, text in wanted.items()
+        if node.hosts_files.get(host) is None or _normal(node.hosts_files[host]) != _normal(text)
+    ]
+
+
+def _normal(text: str) -> str:
+    return "\n".join(line.strip() for line in text.strip().splitlines() if line.strip())
+
+
+def _hosting(configmap_text: str) -> str:
+    from stagingkub.kind_config import configmap_data
+
+    return configmap_data(configmap_text) or ""
+
+
+def check_node(spec: ClusterSpec, node: NodeState) -> None:
+    """Stop on what re-writing files cannot fix: the node's containerd config itself."""
+    recreate = (
+        f"Recreate the cluster: `invoke cluster.delete --name {spec.name} --yes` then "
+        f"`invoke cluster.create --name {spec.name}` (the registry and its images are kept)."
+    )
+    version = ".".join(map(str, node.containerd_version)) if node.containerd_version else "?"
+    if spec.wiring.mode == "hosts":
+        if node.config_path and node.has_mirrors:
+            raise StateError(
+                f"Node {node.name} has both config_path and a registry.mirrors section in "
+                f"{CONTAINERD_CONFIG} (containerd {version}); containerd "
+                f"2.x refuses that, and 1.x ignores the hosts.toml files. {recreate}"
+            )
+        if node.config_path != CERTS_DIR:
+            found = f"config_path = {node.config_path!r}" if node.config_path else "no config_path"
+            raise StateError(
+                f"Node {node.name} was created with {found} in its containerd config, so "
+                f"hosts.toml files under {CERTS_DIR} are not read"
+                + (
+                    " (it uses the guide's legacy registry.mirrors patch)"
+                    if node.has_mirrors
+                    else ""
+                )
+                + f". {recreate}"
+            )
+    elif node.containerd_version and node.containerd_version >= (2, 0, 0):
+        raise StateError(
+            f"cluster.wiring is 'mirrors', but node {node.name} runs containerd {version}, "
+            "which rejects the registry.mirrors form (pulls fail with 'server gave HTTP "
+            "response to HTTPS client'). Set cluster.wiring: hosts (the default). " + recreate
+        )
+    elif not node.has_mirrors:
+        raise StateError(
+            f"cluster.wiring is 'mirrors', but node {node.name} has no registry.mirrors section "
+            f"for {spec.wiring.pull_host}. {recreate}"
+        )

@@ -1,0 +1,204 @@
+"""cluster.* work: read the cluster's state (kind, docker, kubectl), plan, run, report."""
+
+from __future__ import annotations
+
+import subprocess
+
+from stagingkub import docker_state, registry_ops
+from stagingkub.cluster import (
+    ClusterPlan,
+    ClusterSpec,
+    ClusterState,
+    NodeState,
+    WriteFile,
+    plan_create_cluster,
+    plan_wiring,
+    predicted_state,
+)
+from stagingkub.errors import StateError
+from stagingkub.kind_config import CERTS_DIR, CONTAINERD_CONFIG, configmap_data, parse_version
+from stagingkub.registry import RegistrySpec
+from stagingkub.runner import Runner, confirm, require_tool, say
+
+READ_TIMEOUT = 30  # seconds for a read-only kind or kubectl call
+KIND_ROLE_LABEL = "io.x-k8s.kind.role"
+
+
+def _read(argv: list[str]) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=READ_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise StateError(
+            f"`{' '.join(argv)}` did not answer within {READ_TIMEOUT} s; check that Docker "
+            "and the cluster respond."
+        ) from None
+
+
+def kind_version() -> tuple[int, int, int] | None:
+    return parse_version(_read(["kind", "version"]).stdout)
+
+
+def clusters() -> list[str]:
+    result = _read(["kind", "get", "clusters"])
+    if result.returncode != 0:
+        raise StateError(f"`kind get clusters` failed: {result.stderr.strip()}")
+    return [line.strip() for line in result.stdout.splitlines() if line.strip()]
+
+
+def node_names(engine, name: str) -> list[str]:
+    """kind's nodes of a cluster, without the external load balancer (it runs no containerd)."""
+    result = _read(["kind", "get", "nodes", "--name", name])
+    names = [line.strip() for line in result.stdout.splitlines() if line.strip()]
+    nodes = []
+    for node in names:
+        state = docker_state.container(engine, node)
+        if state is not None and state.labels.get(KIND_ROLE_LABEL) == "external-load-balancer":
+            continue
+        nodes.append(node)
+    return nodes
+
+
+def read_node(engine, name: str, spec: ClusterSpec) -> NodeState:
+    container = engine.containers.get(name)
+    if container.status != "running":
+        raise StateError(
+            f"Node {name} is {container.status}; start it (`docker start {name}`) and re-run."
+        )
+
+    def cat(path: str) -> str | None:
+        code, output = container.exec_run(["cat", path])
+        return output.decode(errors="replace") if code == 0 else None
+
+    from stagingkub.kind_config import containerd_registry_state
+
+    config_path, has_mirrors = containerd_registry_state(cat(CONTAINERD_CONFIG) or "")
+    _, version_output = container.exec_run(["containerd", "--version"])
+    hosts = {host: cat(f"{CERTS_DIR}/{host}/hosts.toml") for host in spec.wiring.hosts_files()}
+    return NodeState(
+        name=name,
+        hosts_files=hosts,
+        config_path=config_path,
+        has_mirrors=has_mirrors,
+        containerd_version=parse_version(version_output.decode(errors="replace")),
+    )
+
+
+def read_configmap(context: str) -> str | None:
+    result = _read(
+        ["kubectl", "--context", context, "-n", "kube-public", "get", "configmap",
+         "local-registry-hosting", "-o", "yaml", "--request-timeout=10s"]
+    )  # fmt: skip
+    if result.returncode == 0:
+        return configmap_data(result.stdout) or ""
+    if "NotFound" in result.stderr or "not found" in result.stderr:
+        return None
+    raise StateError(
+        f"kubectl cannot read the cluster through the context {context!r}: "
+        f"{result.stderr.strip().splitlines()[-1] if result.stderr.strip() else 'no answer'}. "
+        f"Check `kubectl --context {context} cluster-info`, or set cluster.context."
+    )
+
+
+def registry_attached(engine, registry_name: str, network: str) -> bool:
+    state = docker_state.container(engine, registry_name)
+    return state is not None and network in state.networks
+
+
+def read_state(engine, spec: ClusterSpec) -> ClusterState:
+    nodes = tuple(read_node(engine, n, spec) for n in node_names(engine, spec.name))
+    if not nodes:
+        raise StateError(
+            f"kind lists the cluster {spec.name!r} but no node containers; delete it with "
+            f"`kind delete cluster --name {spec.name}` and re-run."
+        )
+    return ClusterState(
+        exists=True,
+        nodes=nodes,
+        registry_attached=registry_attached(engine, spec.wiring.registry_name, spec.network),
+        configmap=read_configmap(spec.context),
+    )
+
+
+def execute(runner: Runner, plan: ClusterPlan) -> None:
+    for step in plan.steps:
+        if isinstance(step, WriteFile):
+            runner.write_file(step.path, step.text)
+        else:
+            runner.run(step)
+
+
+def create(runner: Runner, settings) -> None:
+    """cluster.create: the registry, the cluster, and the wiring between them (idempotent)."""
+    for tool in ("docker", "kind", "kubectl"):
+        require_tool(tool)
+    spec = ClusterSpec.from_settings(settings)
+    engine = docker_state.client()
+    registry_ops.ensure(runner, RegistrySpec.from_settings(settings), engine=engine)
+    exists = spec.name in clusters()
+    if not exists:
+        execute(runner, plan_create_cluster(spec, kind_version()))
+    if runner.dry and not exists:
+        attached = registry_attached(engine, spec.wiring.registry_name, spec.network)
+        state = predicted_state(spec, attached)
+    else:
+        state = read_state(engine, spec)
+    wiring = plan_wiring(spec, state)
+    execute(runner, wiring)
+    if runner.dry:
+        return
+    nodes = ", ".join(node.name for node in state.nodes)
+    if not exists:
+        say(f"Cluster {spec.name} created and wired to {spec.wiring.registry_name} ({nodes}).")
+    elif wiring.repairs:
+        say(f"Cluster {spec.name} existed; repaired: " + "; ".join(wiring.repairs) + ".")
+    else:
+        say(
+            f"Cluster {spec.name} is up to date: {nodes} pull {spec.wiring.pull_host}/* from "
+            f"{spec.wiring.endpoint}; ConfigMap present. Nothing to do."
+        )
+
+
+def delete(runner: Runner, settings, *, yes: bool) -> None:
+    """cluster.delete: `kind delete cluster`; the registry and its data are not touched."""
+    require_tool("kind")
+    spec = ClusterSpec.from_settings(settings)
+    if spec.name not in clusters():
+        say(f"There is no kind cluster named {spec.name!r}; nothing to delete.")
+        return
+    if not yes and not runner.dry:
+        confirm(
+            f"Delete the kind cluster {spec.name!r} and everything deployed in it?",
+            f"cluster.delete needs confirmation, but stdin is not a terminal. Nothing was "
+            f"deleted. Pass --yes to confirm (`invoke cluster.delete --name {spec.name} --yes`).",
+        )
+    runner.run(["kind", "delete", "cluster", "--name", spec.name])
+
+
+def status(settings) -> tuple[list[tuple[str, str]], bool]:
+    """(rows, healthy) for cluster.status."""
+    for tool in ("kind", "kubectl"):
+        require_tool(tool)
+    spec = ClusterSpec.from_settings(settings)
+    if spec.name not in clusters():
+        return [("cluster", f"{spec.name}: absent (run `invoke cluster.create`)")], False
+    engine = docker_state.client()
+    state = read_state(engine, spec)
+    plan = plan_wiring(spec, state)
+    rows = [("cluster", f"{spec.name} (context {spec.context})")]
+    problems = {line.split(":", 1)[0]: line for line in plan.repairs}
+    for node in state.nodes:
+        version = ".".join(map(str, node.containerd_version or ())) or "?"
+        wiring = "ok" if node.name not in problems else "MISSING " + problems[node.name]
+        rows.append((f"node {node.name}", f"containerd {version}, config_path "
+                     f"{node.config_path or 'unset'}, hosts.toml {wiring}"))  # fmt: skip
+    rows.append((
+        "registry",
+        f"{spec.wiring.registry_name} "
+        + ("attached to " if state.registry_attached else "NOT attached to ")
+        + spec.network,
+    ))  # fmt: skip
+    configmap = "present" if state.configmap is not None else "MISSING"
+    if state.configmap is not None and any("ConfigMap" in line for line in plan.repairs):
+        configmap = "OUTDATED"
+    rows.append(("configmap", f"kube-public/local-registry-hosting {configmap}"))
+    return rows, not plan.repairs

@@ -1,0 +1,192 @@
+"""What the cluster's files say: kind config, containerd patches, hosts.toml, KEP-1755 ConfigMap.
+
+Pure text generation (ruamel.yaml for YAML, so a user's kind config keeps its
+comments); nothing here touches the machine.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+
+from stagingkub.errors import ConfigError
+
+CERTS_DIR = "/etc/containerd/certs.d"
+CONTAINERD_CONFIG = "/etc/containerd/config.toml"
+CONFIG_PATH_PATCH = f'[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "{CERTS_DIR}"'
+KIND_API_VERSION = "kind.x-k8s.io/v1alpha4"
+HELP_URL = "https://kind.sigs.k8s.io/docs/user/local-registry/"
+_MIRRORS = re.compile(r"registry\.mirrors")
+_CONFIG_PATH = re.compile(r'config_path\s*=\s*"([^"]*)"')
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """How containerd in the nodes reaches the registry."""
+
+    registry_name: str  # the container name, resolvable on the kind network
+    host_port: int  # the port in image names: localhost:<host_port>/...
+    host: str = "localhost"
+    mode: str = "hosts"  # hosts | mirrors
+
+    @property
+    def pull_host(self) -> str:
+        """The name in image references: localhost:5000."""
+        return f"{self.host}:{self.host_port}"
+
+    @property
+    def endpoint(self) -> str:
+        """Where containerd really goes: http://kind-registry:5000."""
+        return f"http://{self.registry_name}:5000"
+
+    @property
+    def in_network_host(self) -> str:
+        return f"{self.registry_name}:5000"
+
+    def hosts_files(self) -> dict[str, str]:
+        """certs.d sub-directory -> hosts.toml text, for every name the nodes may pull by."""
+        names = [self.pull_host, self.in_network_host]
+        return {name: hosts_toml(self.endpoint) for name in dict.fromkeys(names)}
+
+    def patch(self) -> str:
+        """The containerdConfigPatches entry for this mode."""
+        if self.mode == "mirrors":
+            return (
+                f'[plugins."io.containerd.grpc.v1.cri".registry.mirrors."{self.pull_host}"]\n'
+                f'  endpoint = ["{self.endpoint}"]'
+            )
+        return CONFIG_PATH_PATCH
+
+
+def hosts_toml(endpoint: str) -> str:
+    """containerd's hosts.toml: pull and resolve from the registry over plain HTTP."""
+    return f'[host."{endpoint}"]\n  capabilities = ["pull", "resolve"]\n'
+
+
+def _yaml():
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="rt")
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.preserve_quotes = True
+    return yaml
+
+
+def dump(document) -> str:
+    stream = io.StringIO()
+    _yaml().dump(document, stream)
+    return stream.getvalue()
+
+
+def kind_config(
+    name: str, roles: list[str], wiring: Wiring, user_text: str = "", user_label: str = ""
+) -> str:
+    """The kind Cluster config: the user's (comments, nodes, ports, mounts kept) plus our patch."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+    from ruamel.yaml.scalarstring import LiteralScalarString
+
+    document = _load_user(user_text, user_label) if user_text else CommentedMap()
+    document.setdefault("kind", "Cluster")
+    document.setdefault("apiVersion", KIND_API_VERSION)
+    if "name" in document:
+        document["name"] = name
+    else:
+        document.insert(list(document).index("apiVersion") + 1, "name", name)
+    if not document.get("nodes"):
+        document["nodes"] = CommentedSeq([CommentedMap(role=role) for role in roles])
+    patches = document.get("containerdConfigPatches") or CommentedSeq()
+    _check_patches([str(p) for p in patches], wiring, user_label)
+    if not any(_same_patch(str(p), wiring.patch()) for p in patches):
+        patches.append(LiteralScalarString(wiring.patch() + "\n"))
+    document["containerdConfigPatches"] = patches
+    return dump(document)
+
+
+def _load_user(text: str, label: str):
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        document = _yaml().load(text)
+    except YAMLError as error:
+        raise ConfigError(f"{label} is not valid YAML: {error}".replace("\n", " ")) from None
+    if not hasattr(document, "get") or document.get("kind") != "Cluster":
+        raise ConfigError(
+            f"{label} is not a kind cluster config (it needs `kind: Cluster` and "
+            f"`apiVersion: {KIND_API_VERSION}`). Point cluster.config_file at a kind config."
+        )
+    return document
+
+
+def _same_patch(a: str, b: str) -> bool:
+    return " ".join(a.split()) == " ".join(b.split())
+
+
+def _check_patches(patches: list[str], wiring: Wiring, label: str) -> None:
+    for patch in patches:
+        if wiring.mode == "hosts" and _MIRRORS.search(patch):
+            raise ConfigError(
+                f"{label} has a containerd `registry.mirrors` patch, and cluster.wiring is "
+                "'hosts' (config_path). containerd 2.x refuses both together. Remove the "
+                "mirrors patch from your kind config (the hosts.toml wiring replaces it), or "
+                "set cluster.wiring: mirrors for node images older than kind v0.20."
+            )
+        path = _CONFIG_PATH.search(patch)
+        if path and (wiring.mode == "mirrors" or path.group(1) != CERTS_DIR):
+            raise ConfigError(
+                f"{label} sets containerd config_path = {path.group(1)!r}; stagingkub needs "
+                f"{CERTS_DIR!r} with cluster.wiring 'hosts' and no config_path with 'mirrors'. "
+                "Remove that patch from your kind config."
+            )
+
+
+def registry_configmap(wiring: Wiring) -> str:
+    """KEP-1755 ConfigMap so Tilt, Skaffold and others find the registry."""
+    from ruamel.yaml.comments import CommentedMap
+    from ruamel.yaml.scalarstring import LiteralScalarString
+
+    hosting = (
+        f'host: "{wiring.pull_host}"\n'
+        f'hostFromContainerRuntime: "{wiring.in_network_host}"\n'
+        f'hostFromClusterNetwork: "{wiring.in_network_host}"\n'
+        f'help: "{HELP_URL}"\n'
+    )
+    document = CommentedMap(
+        apiVersion="v1",
+        kind="ConfigMap",
+        metadata=CommentedMap(name="local-registry-hosting", namespace="kube-public"),
+        data=CommentedMap({"localRegistryHosting.v1": LiteralScalarString(hosting)}),
+    )
+    return dump(document)
+
+
+def configmap_data(configmap_text: str) -> str | None:
+    """localRegistryHosting.v1 from a ConfigMap as `kubectl get -o yaml` prints it."""
+    document = _yaml().load(configmap_text) if configmap_text.strip() else None
+    if not hasattr(document, "get"):
+        return None
+    return (document.get("data") or {}).get("localRegistryHosting.v1")
+
+
+def containerd_registry_state(config_text: str) -> tuple[str | None, bool]:
+    """(config_path or None, has a mirrors section) of a node's containerd config.toml."""
+    path = _CONFIG_PATH.search(config_text)
+    return (path.group(1) if path else None), bool(_MIRRORS.search(config_text))
+
+
+def predicted_node_names(name: str, roles: list[str]) -> list[str]:
+    """kind's node container names, for --dry before the cluster exists."""
+    names, seen = [], {"control-plane": 0, "worker": 0}
+    for role in roles:
+        seen[role] += 1
+        names.append(f"{name}-{role}" + (str(seen[role]) if seen[role] > 1 else ""))
+    return names
+
+
+_KIND_VERSION = re.compile(r"v?(\d+)\.(\d+)\.(\d+)")
+
+
+def parse_version(text: str) -> tuple[int, int, int] | None:
+    """(0, 27, 0) from 'kind v0.27.0 go1.23.4 linux/amd64' or 'containerd ... v2.0.2 ...'."""
+    match = _KIND_VERSION.search(text)
+    return tuple(int(part) for part in match.groups()) if match else None  # type: ignore[return-value]

@@ -1,0 +1,49 @@
+"""The KinD cluster, wired to the local registry the way current containerd expects."""
+
+from invoke import Collection
+
+from stagingkub.cli import load_settings, task
+
+NAME_HELP = "kind cluster name (cluster.name, default rhdemo)."
+
+
+def _settings(profile, name=None, image=None):
+    return load_settings(
+        profile, **{"cluster.name": (name, "--name"), "cluster.node_image": (image, "--image")}
+    )
+
+
+@task(help={"name": NAME_HELP, "image": "kind node image (cluster.node_image)."})
+def create(c, name=None, image=None, profile=None):
+    """Create or repair the kind cluster wired to the registry (hosts.toml, ConfigMap)."""
+    from stagingkub import cluster_ops
+    from stagingkub.runner import Runner
+
+    cluster_ops.create(Runner(c), _settings(profile, name, image))
+
+
+@task(help={"name": NAME_HELP, "yes": "Confirm the deletion (required off a terminal)."})
+def delete(c, name=None, yes=False, profile=None):
+    """Delete the kind cluster (asks, or --yes); the registry and its images stay."""
+    from stagingkub import cluster_ops
+    from stagingkub.runner import Runner
+
+    cluster_ops.delete(Runner(c), _settings(profile, name), yes=yes)
+
+
+@task(help={"name": NAME_HELP})
+def status(c, name=None, profile=None):
+    """Nodes, per-node registry wiring, ConfigMap, registry attachment; exit 1 unless all ok."""
+    from invoke import Exit
+
+    from stagingkub import cluster_ops
+
+    rows, healthy = cluster_ops.status(_settings(profile, name))
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        print(f"{label.ljust(width)}  {value}")
+    if not healthy:
+        raise Exit(code=1)
+
+
+ns = Collection("cluster", create, delete, status)

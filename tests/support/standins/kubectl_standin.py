@@ -1,0 +1,73 @@
+"""STAND-IN for kubectl (no Kubernetes API server can run on these machines).
+
+It records every call (STANDIN_LOG), keeps what `apply -f FILE` is given as files
+under STANDIN_STATE/<context>/<namespace>/<kind>-<name>.yaml, and answers
+`get <kind> <name> -o yaml` from them, or with the real NotFound error. A context
+answers only while its cluster's control-plane node (a kind stand-in node) runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def option(argv: list[str], *names: str) -> str | None:
+    for name in names:
+        if name in argv:
+            return argv[argv.index(name) + 1]
+    return None
+
+
+def cluster_up(context: str) -> bool:
+    node = context.removeprefix("kind-") + "-control-plane"
+    result = subprocess.run(
+        ["docker", "inspect", "-f", "{{.State.Running}}", node],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    return result.stdout.strip() == "true"
+
+
+def main(argv: list[str]) -> int:
+    if os.environ.get("STANDIN_LOG"):
+        with open(os.environ["STANDIN_LOG"], "a") as log:
+            log.write(json.dumps(["kubectl", *argv]) + "\n")
+    context = option(argv, "--context") or "default"
+    if not cluster_up(context):
+        sys.stderr.write(
+            "The connection to the server 127.0.0.1:6443 was refused - did you specify the "
+            "right host or port?\n"
+        )
+        return 1
+    store = Path(os.environ["STANDIN_STATE"]) / context
+    if "apply" in argv:
+        from ruamel.yaml import YAML
+
+        text = Path(option(argv, "-f", "--filename")).read_text()
+        document = YAML(typ="safe").load(text)
+        namespace = document["metadata"].get("namespace", "default")
+        name, kind = document["metadata"]["name"], document["kind"].lower()
+        target = store / namespace / f"{kind}-{name}.yaml"
+        verb = "configured" if target.exists() else "created"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+        print(f"{kind}/{name} {verb}")
+        return 0
+    if "get" in argv:
+        index = argv.index("get")
+        kind, name = argv[index + 1], argv[index + 2]
+        namespace = option(argv, "-n", "--namespace") or "default"
+        target = store / namespace / f"{kind}-{name}.yaml"
+        if not target.exists():
+            sys.stderr.write(f'Error from server (NotFound): {kind}s "{name}" not found\n')
+            return 1
+        print(target.read_text(), end="")
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
