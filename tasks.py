@@ -8,9 +8,11 @@ __path__ = [str(Path(__file__).with_name("tasks"))]
 
 from invoke import Collection
 
-from tasks import cluster, diag, registry
+from tasks import cluster, deploy, diag, image, registry
 
 ns = Collection()
 ns.add_collection(registry.ns)
 ns.add_collection(cluster.ns)
+ns.add_collection(image.ns)
+ns.add_collection(deploy.ns)
 ns.add_collection(diag.ns)

@@ -18,7 +18,7 @@ from stagingkub.cluster import (
 from stagingkub.errors import StateError
 from stagingkub.kind_config import CERTS_DIR, CONTAINERD_CONFIG, configmap_data, parse_version
 from stagingkub.registry import RegistrySpec
-from stagingkub.runner import Runner, confirm, require_tool, say
+from stagingkub.runner import Runner, confirm, require_tool, require_tools, say
 
 READ_TIMEOUT = 30  # seconds for a read-only kind or kubectl call
 KIND_ROLE_LABEL = "io.x-k8s.kind.role"
@@ -127,13 +127,13 @@ def execute(runner: Runner, plan: ClusterPlan) -> None:
             runner.run(step)
 
 
-def create(runner: Runner, settings) -> None:
+def create(runner: Runner, settings, *, ensure_registry: bool = True) -> None:
     """cluster.create: the registry, the cluster, and the wiring between them (idempotent)."""
-    for tool in ("docker", "kind", "kubectl"):
-        require_tool(tool)
+    require_tools(["docker", "kind", "kubectl"])
     spec = ClusterSpec.from_settings(settings)
     engine = docker_state.client()
-    registry_ops.ensure(runner, RegistrySpec.from_settings(settings), engine=engine)
+    if ensure_registry:
+        registry_ops.ensure(runner, RegistrySpec.from_settings(settings), engine=engine)
     exists = spec.name in clusters()
     if not exists:
         execute(runner, plan_create_cluster(spec, kind_version()))
@@ -176,8 +176,7 @@ def delete(runner: Runner, settings, *, yes: bool) -> None:
 
 def status(settings) -> tuple[list[tuple[str, str]], bool]:
     """(rows, healthy) for cluster.status."""
-    for tool in ("kind", "kubectl"):
-        require_tool(tool)
+    require_tools(["kind", "kubectl"])
     spec = ClusterSpec.from_settings(settings)
     if spec.name not in clusters():
         return [("cluster", f"{spec.name}: absent (run `invoke cluster.create`)")], False

@@ -115,6 +115,18 @@ class RegistryAPI:
         response.raise_for_status()
         return response.json()
 
+    def digests(self, repository: str, reference: str) -> tuple[str, str] | None:
+        """(manifest digest, config digest) of a tag, or None when the registry lacks it."""
+        response = self.http.get(
+            f"/v2/{repository}/manifests/{reference}", headers={"Accept": MANIFEST_TYPES}
+        )
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        document = response.json()
+        config = (document.get("config") or {}).get("digest", "")
+        return response.headers.get("Docker-Content-Digest", ""), config
+
     def blobs(self, repository: str, reference: str) -> dict[str, int]:
         """digest -> size of every blob a tag uses (config and layers, all platforms)."""
         document = self.manifest(repository, reference)

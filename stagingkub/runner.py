@@ -7,6 +7,7 @@ pasted into an `sh` step. Everything else the tool says goes to stderr.
 
 from __future__ import annotations
 
+import io
 import shlex
 import shutil
 import sys
@@ -36,14 +37,29 @@ class Runner:
         self.context = context
         self.dry = bool(context.config.run.get("dry", False))
 
-    def run(self, argv: list[str], *, warn: bool = False, hide: Any = None) -> Any:
-        """Run argv; a non-zero exit raises CommandFailed unless warn=True."""
+    def run(
+        self,
+        argv: list[str],
+        *,
+        warn: bool = False,
+        hide: Any = None,
+        cwd: Path | None = None,
+        stdin: str | None = None,
+    ) -> Any:
+        """Run argv; a non-zero exit raises CommandFailed unless warn=True.
+
+        cwd becomes a `cd DIR && ` prefix, so the echoed line still stands alone;
+        stdin (a secret, typically) is fed to the command and never echoed.
+        """
         command = shlex.join(argv)
-        if not self.dry:
+        if cwd is not None:
+            command = f"cd {shlex.quote(str(cwd))} && {command}"
+        if not self.dry and cwd is None:
             require_tool(argv[0])
         echo_format = "{command}" if self.dry else "+ {command}"
+        in_stream = io.StringIO(stdin) if stdin is not None else False
         result = self.context.run(
-            command, echo=True, echo_format=echo_format, warn=True, hide=hide, in_stream=False
+            command, echo=True, echo_format=echo_format, warn=True, hide=hide, in_stream=in_stream
         )
         if result.exited != 0 and not warn:
             raise CommandFailed(command, result.exited, result.stderr)
@@ -74,9 +90,20 @@ def say(text: str) -> None:
 
 
 def require_tool(name: str) -> None:
-    if shutil.which(name) is None:
-        hint = INSTALL_HINTS.get(name, f"install {name}")
-        raise ToolMissing(f"'{name}' is not on PATH, and this task runs it: {hint}, then re-run.")
+    require_tools([name])
+
+
+def require_tools(names: list[str]) -> None:
+    """Stop before any change when a tool is missing, naming every missing one at once."""
+    missing = [name for name in dict.fromkeys(names) if shutil.which(name) is None]
+    if len(missing) == 1:
+        hint = INSTALL_HINTS.get(missing[0], f"install {missing[0]}")
+        raise ToolMissing(
+            f"'{missing[0]}' is not on PATH, and this task runs it: {hint}, then re-run."
+        )
+    if missing:
+        hints = "; ".join(f"{n}: {INSTALL_HINTS.get(n, 'install it')}" for n in missing)
+        raise ToolMissing(f"These tools are not on PATH, and this task runs them: {hints}.")
 
 
 def confirm(question: str, refusal: str) -> None:

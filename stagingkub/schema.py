@@ -80,11 +80,24 @@ SCHEMA: dict[str, dict[str, Spec]] = {
     },
     "image": {
         "name": Spec(str, validate.repository, "Application image repository (rhdemo-api)."),
+        "strategy": Spec(
+            str, validate.choice("mvnw", "dockerfile"), "How to build: mvnw or dockerfile."
+        ),
+        "app_dir": Spec(str, validate.path, "Directory of the app's mvnw and pom.xml (.)."),
+        "maven_args": Spec(list, validate.maven_args, "Extra Maven arguments for the build."),
+        "dockerfile": Spec(str, validate.path, "Dockerfile, relative to app_dir (Dockerfile)."),
+        "context": Spec(str, validate.path, "docker build context, relative to app_dir (.)."),
     },
     "deploy": {
         "release": Spec(str, validate.release_name, "Helm release name (rhdemo)."),
         "chart": Spec(str, validate.path, "Helm chart path (./helm/rhdemo)."),
         "namespace": Spec(str, validate.namespace, "Kubernetes namespace (rhdemo-staging)."),
+        "timeout": Spec(str, validate.duration, "helm --timeout (5m)."),
+        "wait": Spec(bool, None, "helm --wait: until the pods are ready (true)."),
+        "values_file": Spec(
+            str, validate.path, "Your extra Helm values file; empty for none.", optional=True
+        ),
+        "local_port": Spec(int, validate.port, "Local port in the port-forward hint (8080)."),
     },
 }
 

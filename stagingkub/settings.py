@@ -19,6 +19,7 @@ from typing import Any
 
 from stagingkub.errors import ConfigError, InputError
 from stagingkub.schema import ENV_PREFIX, ENV_TO_KEY, META_VARIABLES, SCHEMA, all_keys, spec_for
+from stagingkub.validate import boolean as validate_boolean
 
 ROOT = Path(__file__).resolve().parent.parent
 _PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -55,6 +56,8 @@ class Settings:
             return ",".join(f"{k}={v}" for k, v in value.items()) or "(none)"
         if isinstance(value, list):
             return ",".join(value) or "(none)"
+        if isinstance(value, bool):
+            return "true" if value else "false"
         if value == "":
             return "(not set)"
         return str(value)
@@ -204,6 +207,7 @@ _TYPE_WORDS = {
     float: "a number",
     dict: "a mapping",
     list: "a list",
+    bool: "true or false",
 }
 
 
@@ -212,7 +216,7 @@ def _coerce_yaml(dotted: str, raw: Any, what: str) -> Any:
     if raw is None and spec.optional:
         return ""
     wanted = spec.kind
-    ok = isinstance(raw, wanted) and not isinstance(raw, bool)
+    ok = isinstance(raw, wanted) and (wanted is bool or not isinstance(raw, bool))
     if wanted is float and isinstance(raw, int) and not isinstance(raw, bool):
         ok = True
     if not ok:
@@ -231,6 +235,11 @@ def _coerce_yaml(dotted: str, raw: Any, what: str) -> Any:
 def _coerce_text(dotted: str, raw: Any, what: str) -> Any:
     """A value from .env, the environment or a flag: text to be turned into the type."""
     spec = spec_for(dotted)
+    if spec.kind is bool:
+        try:
+            return validate_boolean(raw, what)
+        except InputError as error:
+            raise ConfigError(str(error)) from None
     if spec.kind is list and isinstance(raw, str):
         raw = [item.strip() for item in raw.split(",") if item.strip()]
     if spec.kind is dict and isinstance(raw, str):

@@ -285,3 +285,26 @@ def kube_context(value: str, what: str) -> str:
             "with '-' (see `kubectl config get-contexts`)."
         )
     return value
+
+
+def maven_args(value: list, what: str) -> list[str]:
+    """Extra Maven arguments: one-line strings (each becomes one argv entry, never a shell)."""
+    for item in value:
+        if not isinstance(item, str) or not item or any(ch in item for ch in "\n\r\0"):
+            raise InputError(
+                f"{what} has {_shown(item)}; each Maven argument is a one-line string such as "
+                "'-DskipTests'."
+            )
+    return list(value)
+
+
+def boolean(value: object, what: str) -> bool:
+    """true/false, yes/no, 1/0, on/off."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "1", "on"):
+        return True
+    if text in ("false", "no", "0", "off"):
+        return False
+    raise InputError(f"{what} is {value!r}; use true or false.")

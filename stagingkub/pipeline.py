@@ -1,0 +1,42 @@
+"""invoke deploy --version V: registry, cluster, build, push, helm, in the guide's order."""
+
+from __future__ import annotations
+
+from stagingkub import cluster_ops, docker_state, helm_ops, image_ops, registry_ops, validate
+from stagingkub.helm import ReleaseSpec, port_forward_hint
+from stagingkub.image import ImageSpec
+from stagingkub.registry import RegistrySpec
+from stagingkub.runner import Runner, require_tools, say
+
+
+def release_spec(settings, image: ImageSpec) -> ReleaseSpec:
+    return ReleaseSpec.from_settings(
+        settings, image.repository, image.version, helm_ops.values_path(settings)
+    )
+
+
+def run(runner: Runner, settings, version: str, *, skip_build: bool = False) -> None:
+    validate.tag(version, "--version")
+    image = ImageSpec.from_settings(settings, version)
+    tools = ["docker", "kind", "kubectl", "helm"]
+    if not skip_build:
+        tools += image_ops.build_tools(image)
+    require_tools(tools)
+    if not skip_build:
+        image_ops.check_build_inputs(image)
+    engine = docker_state.client()
+    registry_ops.ensure(runner, RegistrySpec.from_settings(settings), engine=engine)
+    cluster_ops.create(runner, settings, ensure_registry=False)
+    if not skip_build:
+        image_ops.build(runner, image, engine=engine)
+    digest = image_ops.push(
+        runner, image, username=settings.registry.username, password=settings.registry.password
+    )
+    release = release_spec(settings, image)
+    helm_ops.deploy(runner, release)
+    if runner.dry:
+        return
+    say(
+        f"Deployed {image.remote_ref}@{digest} as release {release.release} in "
+        f"{release.namespace} ({release.context}). Reach it: {port_forward_hint(release)}"
+    )

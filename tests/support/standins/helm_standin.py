@@ -1,0 +1,142 @@
+"""STAND-IN for helm's cluster-facing commands (no Kubernetes API server runs here).
+
+`template` and `lint` go to the real helm (STANDIN_REAL_HELM). `upgrade --install`
+renders the chart with the real `helm template` (so values and the schema are
+really checked), then does what kubelet would: pulls every rendered image inside
+the cluster's control-plane node (kind-node stand-in) through its containerd
+wiring. A render or pull failure fails the upgrade like a rollout that never
+becomes ready, and leaves the events/pods/describe/logs the kubectl stand-in
+shows. Releases are kept as JSON under STANDIN_STATE/helm/<context>/<namespace>/.
+
+STANDIN_HELM_VERSION sets `helm version` (v3.16.2 or v4.1.4): helm 4 refuses
+--atomic, helm 3 refuses --rollback-on-failure, as the real ones do.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+
+def option(argv: list[str], *names: str) -> str | None:
+    for name in names:
+        if name in argv:
+            return argv[argv.index(name) + 1]
+    return None
+
+
+def values_files(argv: list[str]) -> list[str]:
+    return [argv[i + 1] for i, arg in enumerate(argv) if arg in ("-f", "--values")]
+
+
+def real(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [os.environ["STANDIN_REAL_HELM"], *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def release_file(context: str, namespace: str, release: str) -> Path:
+    return Path(os.environ["STANDIN_STATE"]) / "helm" / context / namespace / f"{release}.json"
+
+
+def canned(context: str, namespace: str, release: str, image: str, error: str) -> None:
+    """What kubectl would show for a pod stuck pulling its image."""
+    folder = Path(os.environ["STANDIN_STATE"]) / context / "canned"
+    folder.mkdir(parents=True, exist_ok=True)
+    pod = f"{release}-7d9f8b6c5-x2x4z"
+    (folder / "events.txt").write_text(
+        "LAST SEEN   TYPE      REASON   OBJECT        MESSAGE\n"
+        f'10s         Warning   Failed   pod/{pod}   Failed to pull image "{image}": {error}\n'
+        f"10s         Warning   Failed   pod/{pod}   Error: ErrImagePull\n"
+    )
+    pods = {"items": [{"metadata": {"name": pod}, "status": {"conditions": [
+        {"type": "Ready", "status": "False"}]}}]}  # fmt: skip
+    (folder / "pods.json").write_text(json.dumps(pods))
+    (folder / "describe.txt").write_text(
+        f"Name:         {pod}\nNamespace:    {namespace}\n"
+        f"    State:          Waiting\n      Reason:       ImagePullBackOff\n"
+    )
+    (folder / "logs.txt").write_text(
+        f'Error from server (BadRequest): container "rhdemo-api" in pod "{pod}" is waiting '
+        "to start: trying and failing to pull image\n"
+    )
+
+
+def upgrade(argv: list[str]) -> int:
+    major = os.environ.get("STANDIN_HELM_VERSION", "v4.1.4").lstrip("v").split(".")[0]
+    if major == "4" and "--atomic" in argv:
+        sys.stderr.write("Error: unknown flag: --atomic\n")
+        return 1
+    if major == "3" and "--rollback-on-failure" in argv:
+        sys.stderr.write("Error: unknown flag: --rollback-on-failure\n")
+        return 1
+    index = argv.index("--install")
+    release, chart = argv[index + 1], argv[index + 2]
+    namespace = option(argv, "--namespace", "-n") or "default"
+    context = option(argv, "--kube-context") or "default"
+    args = ["template", release, chart, "--namespace", namespace, "--skip-tests"]
+    for values in values_files(argv):
+        args += ["-f", values]
+    rendered = real(*args)
+    if rendered.returncode != 0:
+        sys.stderr.write(rendered.stderr)
+        return 1
+    node = context.removeprefix("kind-") + "-control-plane"
+    state = release_file(context, namespace, release)
+    previous = json.loads(state.read_text()) if state.exists() else {"version": 0}
+    for image in re.findall(r'^\s*image: "?([^"\s]+)"?\s*$', rendered.stdout, re.M):
+        pull = subprocess.run(
+            ["docker", "exec", node, "ctr", "content", "fetch", "--hosts-dir",
+             "/etc/containerd/certs.d", image],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        if pull.returncode != 0 or os.environ.get("STANDIN_HELM_FAIL"):
+            error = pull.stderr.strip().splitlines()[-1] if pull.stderr.strip() else "timeout"
+            canned(context, namespace, release, image, error)
+            sys.stderr.write(f"Error: UPGRADE FAILED: context deadline exceeded ({image})\n")
+            return 1
+    state.parent.mkdir(parents=True, exist_ok=True)
+    version = previous["version"] + 1
+    state.write_text(json.dumps({"name": release, "version": version,
+                                 "info": {"status": "deployed"}}))  # fmt: skip
+    state.with_suffix(".yaml").write_text(rendered.stdout)
+    print(f'Release "{release}" has been upgraded. Happy Helming!\nREVISION: {version}')
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    if os.environ.get("STANDIN_LOG"):
+        with open(os.environ["STANDIN_LOG"], "a") as log:
+            log.write(json.dumps(["helm", *argv]) + "\n")
+    if argv[:1] == ["version"]:
+        print(os.environ.get("STANDIN_HELM_VERSION", "v4.1.4"))
+        return 0
+    if argv[:1] in (["template"], ["lint"]):
+        result = real(*argv)
+        sys.stdout.write(result.stdout)
+        sys.stderr.write(result.stderr)
+        return result.returncode
+    if argv[:1] == ["status"]:
+        release = argv[1]
+        state = release_file(
+            option(argv, "--kube-context") or "default",
+            option(argv, "--namespace", "-n") or "default",
+            release,
+        )
+        if not state.exists():
+            sys.stderr.write("Error: release: not found\n")
+            return 1
+        print(state.read_text())
+        return 0
+    if argv[:1] == ["upgrade"] and "--install" in argv:
+        return upgrade(argv)
+    sys.stderr.write(f"helm stand-in: unsupported arguments {argv}\n")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
