@@ -12,7 +12,11 @@ TASKS = [
     "cluster.create",
     "cluster.delete",
     "cluster.status",
+    "deploy.helm",
+    "deploy.pipeline",
     "diag.config",
+    "image.build",
+    "image.push",
     "registry.create",
     "registry.logs",
     "registry.purge",
@@ -116,3 +120,23 @@ def test_bad_input_runs_no_external_command(tmp_path, args):
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     assert not log.exists()
+
+
+def test_jenkinsfile_calls_only_tasks_that_exist():
+    import re
+
+    import tasks
+
+    text = (ROOT / "Jenkinsfile").read_text()
+    called = set(re.findall(r"uv run invoke ([a-z.]+)", text))
+    assert called >= {"registry.create", "cluster.create", "image.build", "image.push"}
+    assert called <= set(tasks.ns.task_names)
+    assert "--password" not in text.replace("--password-stdin", "")
+
+
+def test_all_missing_tools_are_named_at_once(tmp_path):
+    result = invoke("deploy", "--version", "1.0.0", path=str(tmp_path))
+    assert result.returncode == 1
+    for tool in ("docker", "kind", "kubectl", "helm"):
+        assert tool in result.stderr
+    assert "Traceback" not in result.stderr
