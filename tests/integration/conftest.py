@@ -57,8 +57,10 @@ def registry_image(engine) -> str:
 
 
 @pytest.fixture
-def stack(tmp_path, registry_image) -> Stack:
-    return Stack(tmp=tmp_path, image=registry_image)
+def stack(tmp_path, registry_image):
+    created = Stack(tmp=tmp_path, image=registry_image)
+    yield created
+    created.cleanup()
 
 
 @pytest.fixture(scope="session")
@@ -100,7 +102,7 @@ def kind_stack(stack, node_image, real_helm, tmp_path) -> Stack:
     stack.extra_env.update(
         PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
         STANDIN_NODE_IMAGE=node_image,
-        STANDIN_LABELS=f"{TEST_LABEL}={RUN_ID}",
+        STANDIN_LABELS=stack.labels,
         STANDIN_LOG=str(stack.standin_log),
         STANDIN_STATE=str(tmp_path / "kubectl-state"),
         STANDIN_REAL_HELM=real_helm,
@@ -118,6 +120,5 @@ def app_stack(kind_stack, tmp_path) -> Stack:
     kind_stack.app_dir = app
     kind_stack.base["image"] = {"app_dir": str(app), "name": f"{kind_stack.prefix}-app"}
     kind_stack.base["deploy"] = {"timeout": "2m"}
-    kind_stack.extra_env["STANDIN_LABELS"] = f"{TEST_LABEL}={RUN_ID}"
     kind_stack.write_profile()
     return kind_stack

@@ -37,9 +37,7 @@ def test_image_tag_reaches_the_manifest_exactly(real_helm, tmp_path, tag):
 def test_a_numeric_tag_given_the_guides_way_is_refused_by_the_schema(real_helm):
     # --set rhdemo.image.tag=20240101 turns the tag into a number (rendered 2.0240101e+07
     # without a schema): the schema refuses it instead.
-    result = helm(
-        real_helm, "template", "rhdemo", str(CHART), "--set", "rhdemo.image.tag=20240101"
-    )
+    result = helm(real_helm, "template", "rhdemo", str(CHART), "--set", "rhdemo.image.tag=20240101")
     assert result.returncode != 0
     assert "tag" in result.stderr
 

@@ -5,7 +5,7 @@ import socket
 
 import pytest
 
-from tests.support.stack import LABELS, RUN_ID, TEST_LABEL, docker, echoed
+from tests.support.stack import LABELS, RUN_ID, docker, echoed
 
 pytestmark = pytest.mark.integration
 
@@ -15,14 +15,14 @@ def run_line(stack) -> str:
         f"docker run -d --name {stack.name} --restart=always -p 127.0.0.1:{stack.port}:5000 "
         f"-v {stack.volume}:/var/lib/registry -e REGISTRY_STORAGE_DELETE_ENABLED=true "
         "--label io.stagingkub.managed=true --label io.stagingkub.role=registry "
-        f"--label {TEST_LABEL}={RUN_ID} {stack.image}"
+        f"{' '.join(stack.label_args())} {stack.image}"
     )
 
 
 def volume_line(stack) -> str:
     return (
         "docker volume create --label io.stagingkub.managed=true --label "
-        f"io.stagingkub.role=registry --label {TEST_LABEL}={RUN_ID} {stack.volume}"
+        f"io.stagingkub.role=registry {' '.join(stack.label_args())} {stack.volume}"
     )
 
 

@@ -18,6 +18,7 @@ from tests.support import images
 
 RUN_ID = uuid.uuid4().hex[:8]
 TEST_LABEL = "io.stagingkub.test"
+CASE_LABEL = "io.stagingkub.test.case"  # one test's own objects, removed when it ends
 LABELS = {TEST_LABEL: RUN_ID}
 _counter = itertools.count(1)
 
@@ -72,7 +73,11 @@ class Stack:
             **registry,
         }
         lines = ["registry:"] + [f"  {key}: {value}" for key, value in values.items()]
-        lines += ["  labels:", f"    {TEST_LABEL}: '{RUN_ID}'"]
+        lines += [
+            "  labels:",
+            f"    {TEST_LABEL}: '{RUN_ID}'",
+            f"    {CASE_LABEL}: '{self.prefix}'",
+        ]
         sections = {name: dict(values) for name, values in self.base.items()}
         sections.setdefault("cluster", {}).update(
             {"name": self.cluster, "files_dir": str(self.files_dir), **(cluster or {})}
@@ -109,8 +114,27 @@ class Stack:
             timeout=120,
         )
 
+    @property
+    def labels(self) -> str:
+        """The labels every object of this test carries, as k=v,k=v."""
+        return f"{TEST_LABEL}={RUN_ID},{CASE_LABEL}={self.prefix}"
+
     def make_network(self) -> None:
-        docker("network", "create", "--label", f"{TEST_LABEL}={RUN_ID}", self.network)
+        docker("network", "create", *self.label_args(), self.network)
+
+    def label_args(self) -> list[str]:
+        return [arg for pair in self.labels.split(",") for arg in ("--label", pair)]
+
+    def cleanup(self) -> None:
+        """Remove what this test created, found by its case label (networks are scarce)."""
+        found = f"label={CASE_LABEL}={self.prefix}"
+        for kind in ("container", "volume", "network"):
+            names = docker(kind, "ls", "-q", *(["-a"] if kind == "container" else []),
+                           "--filter", found).stdout.split()  # fmt: skip
+            if names and kind == "container":
+                docker("rm", "-f", "-v", *names, check=False)
+            elif names:
+                docker(kind, "rm", *names, check=False)
 
     def inspect(self, fmt: str) -> str:
         return docker("inspect", "-f", fmt, self.name).stdout.strip()
