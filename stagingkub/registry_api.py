@@ -33,6 +33,19 @@ class Usage:
     repositories: int
     tags: int
     unique_bytes: int
+    total_bytes: int = 0  # as if every tag stored all its layers
+
+
+@dataclass(frozen=True)
+class TagInfo:
+    repository: str
+    tag: str
+    digest: str
+    blobs: dict[str, int]
+
+    @property
+    def size(self) -> int:
+        return sum(self.blobs.values())
 
 
 def base_url(host: str, port: int) -> str:
@@ -49,11 +62,12 @@ def base_url(host: str, port: int) -> str:
 class RegistryAPI:
     """GETs against one registry; every call has a timeout."""
 
-    def __init__(self, url: str, timeout: float = 5.0) -> None:
+    def __init__(self, url: str, timeout: float = 5.0, connections: int = 16) -> None:
         import httpx
 
         self.url = url.rstrip("/")
-        self.http = httpx.Client(base_url=self.url, timeout=timeout)
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+        self.http = httpx.Client(base_url=self.url, timeout=timeout, limits=limits)
 
     def close(self) -> None:
         self.http.close()
@@ -138,6 +152,28 @@ class RegistryAPI:
         parts = [document.get("config") or {}, *(document.get("layers") or [])]
         return {part["digest"]: int(part.get("size", 0)) for part in parts if "digest" in part}
 
+    def listing(self, workers: int = 16) -> list[TagInfo]:
+        """Every repository:tag with its manifest digest and size, fetched concurrently."""
+        repositories = self.catalog()
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            tag_lists = list(pool.map(self.tags, repositories))
+            pairs = [(r, t) for r, tags in zip(repositories, tag_lists, strict=True) for t in tags]
+            return list(pool.map(lambda pair: self.tag_info(*pair), pairs))
+
+    def tag_info(self, repository: str, tag: str) -> TagInfo:
+        response = self.http.get(
+            f"/v2/{repository}/manifests/{tag}", headers={"Accept": MANIFEST_TYPES}
+        )
+        response.raise_for_status()
+        document = response.json()
+        if document.get("mediaType") in INDEX_TYPES or "manifests" in document:
+            blobs = self.blobs(repository, tag)
+        else:
+            parts = [document.get("config") or {}, *(document.get("layers") or [])]
+            blobs = {p["digest"]: int(p.get("size", 0)) for p in parts if "digest" in p}
+        digest = response.headers.get("Docker-Content-Digest", "")
+        return TagInfo(repository, tag, digest, blobs)
+
     def usage(self, workers: int = 8) -> Usage:
         """Repositories, tags, and bytes counting each shared layer once."""
         repositories = self.catalog()
@@ -148,7 +184,8 @@ class RegistryAPI:
         unique: dict[str, int] = {}
         for blob_map in blob_maps:
             unique.update(blob_map)
-        return Usage(len(repositories), len(pairs), sum(unique.values()))
+        total = sum(sum(blob_map.values()) for blob_map in blob_maps)
+        return Usage(len(repositories), len(pairs), sum(unique.values()), total)
 
 
 def _next_link(header: str, path: str) -> str | None:

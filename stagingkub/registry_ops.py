@@ -170,7 +170,7 @@ def status(spec: RegistrySpec) -> tuple[list[tuple[str, str]], bool]:
         ("networks", ", ".join(state.networks) or "none"),
         ("image", state.image),
         ("volume", state.data_volume or "none (data lives in the container)"),
-        ("disk use", _human(size) if size is not None else "unknown"),
+        ("disk use", human_size(size) if size is not None else "unknown"),
         ("restart", state.restart_policy or "no"),
         (
             "managed",
@@ -182,7 +182,7 @@ def status(spec: RegistrySpec) -> tuple[list[tuple[str, str]], bool]:
     return rows, healthy
 
 
-def _human(size: int) -> str:
+def human_size(size: int) -> str:
     value = float(size)
     for unit in ("B", "KiB", "MiB", "GiB"):
         if value < 1024 or unit == "GiB":
@@ -218,7 +218,7 @@ def describe_loss(engine, spec: RegistrySpec, state, volumes: list[str]) -> str:
                 usage = api.usage()
             parts.append(
                 f"{usage.repositories} repositories, {usage.tags} tags, "
-                f"{_human(usage.unique_bytes)} of image data"
+                f"{human_size(usage.unique_bytes)} of image data"
             )
         except (
             httpx.HTTPError,
@@ -230,7 +230,7 @@ def describe_loss(engine, spec: RegistrySpec, state, volumes: list[str]) -> str:
         parts.append("contents unknown (registry stopped)")
     for volume in volumes:
         size = docker_state.volume_size(engine, volume)
-        parts.append(f"volume {volume}: {_human(size) if size is not None else 'size unknown'}")
+        parts.append(f"volume {volume}: {human_size(size) if size is not None else 'size unknown'}")
     if not parts:
         return f"Nothing to delete: no container {spec.name!r} and no volume {spec.volume!r}."
     return f"registry.purge will delete {spec.name!r} and its data: " + "; ".join(parts) + "."
@@ -245,3 +245,28 @@ def ask(question: str) -> bool:
         "`invoke registry.purge --yes`).",
     )
     return True
+
+
+def listing(spec: RegistrySpec) -> tuple[list[tuple[str, str, str, str]], str]:
+    """registry.ls: rows of repository, tag, digest, size; and a footer with shared bytes."""
+    import httpx
+
+    try:
+        with RegistryAPI(spec.url, timeout=10.0) as api:
+            tags = api.listing()
+    except httpx.HTTPError as error:
+        raise StateError(
+            f"Cannot list the registry at {spec.url}: {type(error).__name__}. "
+            "`invoke registry.status` tells whether it runs."
+        ) from None
+    tags.sort(key=lambda t: (t.repository, t.tag))
+    rows = [(t.repository, t.tag, t.digest, human_size(t.size)) for t in tags]
+    unique: dict[str, int] = {}
+    for info in tags:
+        unique.update(info.blobs)
+    repositories = len({t.repository for t in tags})
+    footer = (
+        f"{repositories} repositories, {len(tags)} tags; {human_size(sum(unique.values()))} "
+        f"stored (each shared layer once), {human_size(sum(t.size for t in tags))} as listed"
+    )
+    return rows, footer

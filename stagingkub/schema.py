@@ -99,6 +99,12 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         ),
         "local_port": Spec(int, validate.port, "Local port in the port-forward hint (8080)."),
     },
+    "diag": {
+        "timeout": Spec(float, validate.seconds, "Seconds each diag check may take (15)."),
+        "min_free_gb": Spec(
+            float, validate.gigabytes, "diag.disk warns under this many free GB (5)."
+        ),
+    },
 }
 
 

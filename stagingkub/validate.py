@@ -308,3 +308,14 @@ def boolean(value: object, what: str) -> bool:
     if text in ("false", "no", "0", "off"):
         return False
     raise InputError(f"{what} is {value!r}; use true or false.")
+
+
+def gigabytes(value: object, what: str) -> float:
+    """A size in GB, 0 or more."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        number = -1.0
+    if isinstance(value, bool) or number < 0:
+        raise InputError(f"{what} is {value!r}; give a number of gigabytes such as 5.")
+    return number

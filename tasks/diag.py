@@ -1,8 +1,22 @@
-"""Diagnostics: each task answers one question about the staging setup."""
+"""Diagnostics: each task answers one question about the staging setup, with the fix."""
 
-from invoke import Collection
+from invoke import Collection, Exit
 
 from stagingkub.cli import load_settings, task
+
+VERSION_HELP = "Image tag to look for (images, pull), e.g. 1.1.0-SNAPSHOT."
+
+
+def _report(name, profile, version=""):
+    from stagingkub import diag, validate
+    from stagingkub.checks import render_text
+
+    if version:
+        validate.tag(version, "--version")
+    result = diag.one(load_settings(profile), name, version)
+    print(render_text([result]))
+    if result.verdict == "fail":
+        raise Exit(code=1)
 
 
 @task
@@ -18,4 +32,94 @@ def config(c, profile=None):
         print(f"{key.ljust(key_width)}  {value.ljust(value_width)}  {source}")
 
 
-ns = Collection("diag", config)
+@task
+def docker(c, profile=None):
+    """Is the Docker engine reachable: versions and disk use."""
+    _report("docker", profile)
+
+
+@task
+def registry(c, profile=None):
+    """Is the registry running, answering /v2/, bound to loopback; who holds its port."""
+    _report("registry", profile)
+
+
+@task
+def network(c, profile=None):
+    """Is the registry on the kind network, and does every node reach it by name."""
+    _report("network", profile)
+
+
+@task
+def containerd(c, profile=None):
+    """Is every node's containerd wired to the registry (config_path, hosts.toml)."""
+    _report("containerd", profile)
+
+
+@task(help={"version": VERSION_HELP})
+def images(c, version="", profile=None):
+    """Catalog, tags, and the version's manifest digest and size in the registry."""
+    _report("images", profile, version)
+
+
+@task(help={"version": VERSION_HELP})
+def pull(c, version="", profile=None):
+    """Pull the app image from inside a node (crictl, else ctr) and show the exact error."""
+    _report("pull", profile, version)
+
+
+@task
+def k8s(c, profile=None):
+    """The release's pods, recent events, describe and logs of pods that are not ready."""
+    _report("k8s", profile)
+
+
+@task
+def disk(c, profile=None):
+    """Registry volume size, shared-layer storage, free disk."""
+    _report("disk", profile)
+
+
+@task
+def insecure(c, profile=None):
+    """For a non-local registry: does the Docker daemon trust it (insecure-registries/certs.d)."""
+    _report("insecure", profile)
+
+
+@task(
+    name="all",
+    help={
+        "version": VERSION_HELP,
+        "format": "Output: text (a table) or json.",
+        "junit": "Also write a JUnit XML report to this path (Jenkins' junit step).",
+    },
+)
+def all_checks(c, version="", format="text", junit="", profile=None):
+    """Every check at once, each bounded by diag.timeout; exit 1 if anything failed."""
+    from pathlib import Path
+
+    from stagingkub import diag, validate
+    from stagingkub.checks import render_json, render_junit, render_text
+    from stagingkub.errors import InputError
+
+    if format not in ("text", "json"):
+        raise Exit(f"stagingkub: --format is {format!r}; use text or json.", code=1)
+    if version:
+        try:
+            validate.tag(version, "--version")
+        except InputError as error:
+            raise Exit(f"stagingkub: {error}", code=1) from None
+    results = diag.everything(load_settings(profile), version)
+    print(render_json(results) if format == "json" else render_text(results))
+    if junit:
+        path = Path(junit)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(render_junit(results), encoding="utf-8")
+    if diag.failed(results):
+        raise Exit(code=1)
+
+
+ns = Collection(
+    "diag", all_checks, config, docker, registry, network, containerd, images, pull, k8s, disk,
+    insecure,
+)  # fmt: skip

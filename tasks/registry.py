@@ -116,4 +116,17 @@ def purge(c, name=None, port=None, bind=None, image=None, volume=None, yes=False
     registry_ops.purge(_runner(c), spec, yes=yes)
 
 
-ns = Collection("registry", create, start, stop, restart, logs, status, purge)
+@task(help={"name": FLAG_HELP["name"], "port": FLAG_HELP["port"]})
+def ls(c, name=None, port=None, profile=None):
+    """Repositories, tags, digests and sizes in the registry (shared layers counted once)."""
+    from stagingkub import registry_ops
+
+    rows, footer = registry_ops.listing(_spec(profile, name, port))
+    header = ("REPOSITORY", "TAG", "DIGEST", "SIZE")
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(4)]
+    for row in [header, *rows]:
+        print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    print(footer)
+
+
+ns = Collection("registry", create, start, stop, restart, logs, status, purge, ls)

@@ -110,7 +110,9 @@ NODE_ENTRYPOINT = """\
 mkdir -p /run/containerd /var/lib/containerd /tmp /etc/containerd/certs.d
 exec /usr/bin/containerd --config /etc/containerd/config.toml
 """
-BUSYBOX_TOOLS = ("sh", "cat", "mkdir", "rm", "ls", "wget", "sleep", "cp", "echo", "grep", "env")
+BUSYBOX_TOOLS = (
+    "sh", "cat", "mkdir", "rm", "ls", "wget", "sleep", "cp", "echo", "grep", "env", "timeout",
+)  # fmt: skip
 
 
 def build_node_image(tag: str, labels: dict[str, str]) -> None:

@@ -53,8 +53,10 @@ def canned(context: str, namespace: str, release: str, image: str, error: str) -
         f'10s         Warning   Failed   pod/{pod}   Failed to pull image "{image}": {error}\n'
         f"10s         Warning   Failed   pod/{pod}   Error: ErrImagePull\n"
     )
-    pods = {"items": [{"metadata": {"name": pod}, "status": {"conditions": [
-        {"type": "Ready", "status": "False"}]}}]}  # fmt: skip
+    waiting = {"state": {"waiting": {"reason": "ImagePullBackOff"}}}
+    pods = {"items": [{"metadata": {"name": pod}, "status": {
+        "phase": "Pending", "conditions": [{"type": "Ready", "status": "False"}],
+        "containerStatuses": [waiting]}}]}  # fmt: skip
     (folder / "pods.json").write_text(json.dumps(pods))
     (folder / "describe.txt").write_text(
         f"Name:         {pod}\nNamespace:    {namespace}\n"
@@ -64,6 +66,23 @@ def canned(context: str, namespace: str, release: str, image: str, error: str) -
         f'Error from server (BadRequest): container "rhdemo-api" in pod "{pod}" is waiting '
         "to start: trying and failing to pull image\n"
     )
+
+
+def healthy(context: str, release: str) -> None:
+    """What kubectl shows once the rollout is ready: one Ready pod, normal events."""
+    folder = Path(os.environ["STANDIN_STATE"]) / context / "canned"
+    folder.mkdir(parents=True, exist_ok=True)
+    pod = f"{release}-7d9f8b6c5-ready"
+    pods = {"items": [{"metadata": {"name": pod}, "status": {
+        "phase": "Running", "conditions": [{"type": "Ready", "status": "True"}],
+        "containerStatuses": [{"state": {"running": {}}}]}}]}  # fmt: skip
+    (folder / "pods.json").write_text(json.dumps(pods))
+    (folder / "events.txt").write_text(
+        "LAST SEEN   TYPE     REASON    OBJECT       MESSAGE\n"
+        f"5s          Normal   Started   pod/{pod}   Started container rhdemo-api\n"
+    )
+    for stale in ("describe.txt", "logs.txt"):
+        (folder / stale).unlink(missing_ok=True)
 
 
 def upgrade(argv: list[str]) -> int:
@@ -104,6 +123,7 @@ def upgrade(argv: list[str]) -> int:
     state.write_text(json.dumps({"name": release, "version": version,
                                  "info": {"status": "deployed"}}))  # fmt: skip
     state.with_suffix(".yaml").write_text(rendered.stdout)
+    healthy(context, release)
     print(f'Release "{release}" has been upgraded. Happy Helming!\nREVISION: {version}')
     return 0
 

@@ -1,0 +1,250 @@
+"""diag checks about the cluster: network path, containerd wiring, a pull, the pods."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from stagingkub.checks import FAIL, OK, WARN, Probe, Result
+from stagingkub.cluster import ClusterSpec
+from stagingkub.cluster_ops import KIND_ROLE_LABEL, read_node
+from stagingkub.diag_host import engine, registry_spec
+from stagingkub.image import ImageSpec
+from stagingkub.kind_config import CERTS_DIR
+
+CLUSTER_LABEL = "io.x-k8s.kind.cluster"
+HTTPS_SYMPTOM = "server gave HTTP response to HTTPS client"
+
+
+def cluster_spec(probe: Probe) -> ClusterSpec:
+    return ClusterSpec.from_settings(probe.settings)
+
+
+def nodes(probe: Probe) -> list:
+    """The cluster's node containers (kind's labels; kind itself is not needed)."""
+    name = cluster_spec(probe).name
+    found = engine(probe).containers.list(all=True, filters={"label": f"{CLUSTER_LABEL}={name}"})
+    return sorted(
+        (c for c in found if c.labels.get(KIND_ROLE_LABEL) != "external-load-balancer"),
+        key=lambda c: c.name,
+    )
+
+
+def _no_nodes(check: str, probe: Probe) -> Result:
+    name = cluster_spec(probe).name
+    return Result(
+        check,
+        FAIL,
+        f"no kind nodes for the cluster {name}",
+        fix=f"`invoke cluster.create --name {name}`",
+    )
+
+
+def http_from(node, url: str) -> tuple[bool, str]:
+    """GET url from inside a node with curl, or busybox wget where there is no curl."""
+    code, output = node.exec_run(["curl", "-fsS", "-m", "5", "-o", "/dev/null", url])
+    text = output.decode(errors="replace").strip()
+    if code in (126, 127) or "executable file not found" in text:
+        # busybox wget's own -T crashes (busybox 1.35); timeout(1) bounds it instead
+        code, output = node.exec_run(["timeout", "5", "wget", "-q", "-O", "/dev/null", url])
+        text = output.decode(errors="replace").strip()
+    return code == 0, text.splitlines()[-1] if text else f"exit {code}"
+
+
+def check_network(probe: Probe) -> Result:
+    registry, spec = registry_spec(probe), cluster_spec(probe)
+    found = nodes(probe)
+    if not found:
+        return _no_nodes("network", probe)
+    attached = engine(probe).containers.get(registry.name).attrs["NetworkSettings"]["Networks"]
+    if spec.network not in attached:
+        return Result(
+            "network",
+            FAIL,
+            f"{registry.name} is not on the {spec.network} network",
+            [f"{registry.name} networks: {', '.join(attached)}"],
+            fix=f"`docker network connect {spec.network} {registry.name}` "
+            "(or `invoke cluster.create`, which repairs it)",
+        )
+    url = f"http://{registry.name}:5000/v2/"
+    evidence, failed = [], []
+    for node in found:
+        ok, seen = http_from(node, url)
+        evidence.append(f"{node.name}: GET {url} -> {'ok' if ok else seen}")
+        if not ok:
+            failed.append(node.name)
+    if failed:
+        unresolved = any("resolve" in e or "bad address" in e for e in evidence)
+        why = f"{registry.name} does not resolve" if unresolved else "the registry does not answer"
+        return Result(
+            "network",
+            FAIL,
+            f"from {', '.join(failed)}: {why}",
+            evidence,
+            fix=f"`invoke registry.status`; the nodes must share the {spec.network} "
+            f"network with {registry.name}",
+        )
+    return Result("network", OK, f"{len(found)} node(s) reach {url}", evidence)
+
+
+def check_containerd(probe: Probe) -> Result:
+    spec = cluster_spec(probe)
+    found = nodes(probe)
+    if not found:
+        return _no_nodes("containerd", probe)
+    pull_host, endpoint = spec.wiring.pull_host, spec.wiring.endpoint
+    verdict, evidence, fixes = OK, [], []
+    for container in found:
+        node = read_node(engine(probe), container.name, spec)
+        version = ".".join(map(str, node.containerd_version or ())) or "?"
+        hosts = node.hosts_files.get(pull_host)
+        line = f"{node.name} (containerd {version}): config_path {node.config_path or 'unset'}"
+        problem = ""
+        if node.config_path and node.has_mirrors:
+            problem = "config_path and a registry.mirrors section together (containerd 2.x refuses)"
+        elif node.has_mirrors:
+            if node.containerd_version and node.containerd_version >= (2, 0, 0):
+                problem = f"legacy registry.mirrors on containerd {version}: {HTTPS_SYMPTOM}"
+            else:
+                verdict = WARN if verdict == OK else verdict
+                line += "; legacy registry.mirrors (deprecated since containerd 1.5)"
+                fixes.append("recreate the cluster with the default hosts wiring")
+        elif node.config_path != CERTS_DIR:
+            problem = f"config_path is not {CERTS_DIR}: hosts.toml files are not read"
+        elif hosts is None:
+            problem = f"{CERTS_DIR}/{pull_host}/hosts.toml is missing"
+        elif '"https://' in hosts:
+            problem = (
+                f"hosts.toml sends {pull_host} to https://, but the registry speaks plain "
+                f"HTTP: pulls fail with '{HTTPS_SYMPTOM}'"
+            )
+        elif f'[host."{endpoint}"]' not in hosts:
+            problem = f"hosts.toml does not point at {endpoint}"
+        if problem:
+            verdict = FAIL
+            line += f"; {problem}"
+        elif not node.has_mirrors:
+            line += f"; {pull_host} -> {endpoint}"
+        evidence.append(line)
+    if verdict == FAIL:
+        return Result(
+            "containerd",
+            FAIL,
+            "a node is not wired to the registry",
+            evidence,
+            fix=f"`invoke cluster.create --name {spec.name}` repairs hosts.toml; a "
+            "config_path or mirrors problem needs `invoke cluster.delete --yes` then "
+            "`invoke cluster.create`",
+        )
+    summary = f"{len(found)} node(s) pull {pull_host}/* from {endpoint}"
+    return Result("containerd", verdict, summary, evidence, fix="; ".join(fixes))
+
+
+def check_pull(probe: Probe) -> Result:
+    if not probe.version:
+        return Result(
+            "pull",
+            WARN,
+            "no --version given: nothing to pull",
+            fix="`invoke diag.pull --version V`",
+        )
+    found = nodes(probe)
+    if not found:
+        return _no_nodes("pull", probe)
+    reference = ImageSpec.from_settings(probe.settings, probe.version).remote_ref
+    node = found[0]
+    has_crictl = node.exec_run(["crictl", "--version"])[0] == 0
+    if has_crictl:
+        command = ["crictl", "pull", reference]
+    else:
+        command = ["ctr", "content", "fetch", "--hosts-dir", CERTS_DIR, reference]
+    code, output = node.exec_run(command)
+    text = output.decode(errors="replace").strip()
+    evidence = [f"{node.name}: {' '.join(command)} -> exit {code}"]
+    if code == 0:
+        return Result("pull", OK, f"{node.name} pulled {reference}", evidence)
+    evidence += text.splitlines()[-3:]
+    return Result(
+        "pull",
+        FAIL,
+        f"{node.name} cannot pull {reference}",
+        evidence,
+        fix="`invoke diag.containerd` and `invoke diag.network` tell why; "
+        f"`invoke diag.images --version {probe.version}` checks the tag exists",
+    )
+
+
+def _kubectl(spec: ClusterSpec, namespace: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["kubectl", "--context", spec.context, "-n", namespace, *args, "--request-timeout=10s"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def check_k8s(probe: Probe) -> Result:
+    import shutil
+
+    from stagingkub.runner import INSTALL_HINTS
+
+    if shutil.which("kubectl") is None:
+        return Result("k8s", FAIL, "kubectl is not installed", fix=INSTALL_HINTS["kubectl"])
+    spec, namespace = cluster_spec(probe), probe.settings.deploy.namespace
+    release = probe.settings.deploy.release
+    pods = _kubectl(
+        spec, namespace, "get", "pods", "-l", f"app.kubernetes.io/instance={release}", "-o", "json"
+    )
+    if pods.returncode != 0:
+        return Result(
+            "k8s",
+            FAIL,
+            f"kubectl cannot read {namespace} ({spec.context})",
+            [pods.stderr.strip()[:500]],
+            fix=f"`kubectl --context {spec.context} cluster-info`; `invoke cluster.status`",
+        )
+    items = json.loads(pods.stdout or "{}").get("items") or []
+    if not items:
+        return Result(
+            "k8s",
+            WARN,
+            f"no pods of the release {release} in {namespace}",
+            fix="`invoke deploy --version V`",
+        )
+    evidence, broken, pulling = [], [], False
+    for pod in items:
+        name, state = pod["metadata"]["name"], _pod_state(pod)
+        evidence.append(f"pod {name}: {state}")
+        if state != "Ready":
+            broken.append(name)
+            pulling = pulling or "ImagePull" in state or "ErrImage" in state
+    if not broken:
+        return Result("k8s", OK, f"{len(items)} pod(s) ready in {namespace}", evidence)
+    events = _kubectl(spec, namespace, "get", "events", "--sort-by=.lastTimestamp")
+    evidence += ["events:", *events.stdout.strip().splitlines()[-10:]]
+    for name in broken:
+        evidence += (
+            _kubectl(spec, namespace, "describe", "pod", name).stdout.strip().splitlines()[-15:]
+        )
+        logs = _kubectl(spec, namespace, "logs", name, "--all-containers", "--tail", "20")
+        evidence += ["logs:", *logs.stdout.strip().splitlines()]
+    fix = "read the events and logs above; `invoke deploy.helm --version V` after fixing"
+    if pulling:
+        fix = (
+            "the node cannot pull the image (ImagePullBackOff/ErrImagePull): `invoke diag.pull "
+            "--version V` shows the exact error, `invoke diag.containerd` the wiring"
+        )
+    return Result("k8s", FAIL, f"{len(broken)} pod(s) not ready in {namespace}", evidence, fix=fix)
+
+
+def _pod_state(pod: dict) -> str:
+    status = pod.get("status") or {}
+    for container in status.get("containerStatuses") or []:
+        waiting = (container.get("state") or {}).get("waiting")
+        if waiting:
+            return waiting.get("reason", "Waiting")
+    ready = any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in status.get("conditions") or []
+    )
+    return "Ready" if ready else status.get("phase", "NotReady")

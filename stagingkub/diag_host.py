@@ -1,0 +1,215 @@
+"""diag checks about this host: the Docker engine, the registry, its images, disk, trust."""
+
+from __future__ import annotations
+
+import ipaddress
+import shutil
+from pathlib import Path
+
+from stagingkub import docker_state, ports
+from stagingkub.checks import FAIL, OK, WARN, Probe, Result
+from stagingkub.errors import DockerUnavailable
+from stagingkub.image import ImageSpec
+from stagingkub.registry import RegistrySpec
+from stagingkub.registry_api import RegistryAPI
+from stagingkub.registry_ops import human_size
+
+API_TIMEOUT = 5.0
+
+
+def engine(probe: Probe):
+    return probe.cached("engine", docker_state.client)
+
+
+def registry_spec(probe: Probe) -> RegistrySpec:
+    return RegistrySpec.from_settings(probe.settings)
+
+
+def check_docker(probe: Probe) -> Result:
+    try:
+        client = engine(probe)
+    except DockerUnavailable as error:
+        return Result(
+            "docker",
+            FAIL,
+            "Docker engine unreachable",
+            [str(error)],
+            fix="Start Docker (`sudo systemctl start docker`) or set DOCKER_HOST.",
+        )
+    version = client.version()
+    usage = client.df()
+    sizes = {
+        "images": sum(i.get("Size", 0) for i in usage.get("Images") or []),
+        "containers": sum(c.get("SizeRw", 0) or 0 for c in usage.get("Containers") or []),
+        "volumes": sum(
+            max((v.get("UsageData") or {}).get("Size", 0), 0) for v in usage.get("Volumes") or []
+        ),
+        "build cache": sum(b.get("Size", 0) for b in usage.get("BuildCache") or []),
+    }
+    evidence = [
+        f"engine {version.get('Version')} (API {version.get('ApiVersion')}), "
+        f"{version.get('Os')}/{version.get('Arch')}",
+        "disk use: " + ", ".join(f"{k} {human_size(v)}" for k, v in sizes.items()),
+    ]
+    return Result("docker", OK, f"engine {version.get('Version')} reachable", evidence)
+
+
+def check_registry(probe: Probe) -> Result:
+    spec = registry_spec(probe)
+    client = engine(probe)
+    state = docker_state.container(client, spec.name)
+    if state is None or state.status != "running":
+        own = state is not None and any(p == str(spec.port) for _, p in state.port_bindings)
+        holder = None if own and state.status == "paused" else _port_holder(client, spec)
+        what = "absent" if state is None else f"{state.status}"
+        fix = {
+            None: "`invoke registry.create`",
+            "paused": f"`docker unpause {spec.name}` (or `invoke registry.create`)",
+        }.get(state and state.status, "`invoke registry.start`")
+        evidence = [f"port {spec.port}: " + (holder or ("its own" if own else "free"))]
+        if holder:
+            fix += f", after freeing port {spec.port} (held by {holder}) or choosing registry.port"
+        return Result("registry", FAIL, f"container {spec.name} is {what}", evidence, fix=fix)
+    with RegistryAPI(spec.url, timeout=API_TIMEOUT) as api:
+        healthy, seen = api.ping()
+    bindings = [(ip or "0.0.0.0", port) for ip, port in state.port_bindings]
+    evidence = [
+        f"GET {spec.url}/v2/ -> {seen}",
+        "published on " + (", ".join(f"{ip}:{port}" for ip, port in bindings) or "nothing"),
+        f"restart policy {state.restart_policy or 'no'}",
+    ]
+    if not healthy:
+        return Result(
+            "registry",
+            FAIL,
+            f"{spec.name} runs but /v2/ does not answer",
+            evidence,
+            fix="`invoke registry.logs --tail 50`, then `invoke registry.restart`",
+        )
+    exposed = [f"{ip}:{port}" for ip, port in bindings if not ipaddress.ip_address(ip).is_loopback]
+    if exposed:
+        return Result(
+            "registry",
+            WARN,
+            f"{spec.name} is reachable from the network on {', '.join(exposed)}",
+            evidence,
+            fix="Docker's iptables rules bypass host firewalls: bind it to loopback with "
+            "`invoke registry.create --recreate --bind 127.0.0.1` (data kept).",
+        )
+    if state.restart_policy != "always":
+        return Result(
+            "registry",
+            WARN,
+            f"{spec.name} will not come back after a reboot",
+            evidence,
+            fix="`invoke registry.create --recreate` (restart=always)",
+        )
+    return Result("registry", OK, f"{spec.name} healthy at {spec.url}", evidence)
+
+
+def _port_holder(client, spec: RegistrySpec) -> str | None:
+    holders = docker_state.containers_publishing(client, spec.port, exclude=spec.name)
+    if holders:
+        return holders[0]
+    if ports.port_in_use(spec.bind_address, spec.port):
+        return ports.process_holding(spec.port) or "another process"
+    return None
+
+
+def check_images(probe: Probe) -> Result:
+    spec = registry_spec(probe)
+    image = ImageSpec.from_settings(probe.settings, probe.version or "latest")
+    with RegistryAPI(spec.url, timeout=API_TIMEOUT) as api:
+        catalog = api.catalog()
+        tags = api.tags(image.name) if image.name in catalog else []
+        evidence = [
+            f"catalog: {', '.join(catalog) or '(empty)'}",
+            f"{image.name} tags: {', '.join(sorted(tags)) or '(none)'}",
+        ]
+        if not probe.version:
+            verdict = OK if tags else WARN
+            return Result(
+                "images",
+                verdict,
+                f"{len(tags)} tags of {image.name}",
+                evidence,
+                fix="" if tags else "`invoke deploy --version V` pushes one",
+            )
+        if probe.version not in tags:
+            return Result(
+                "images",
+                FAIL,
+                f"{image.name}:{probe.version} is not in the registry",
+                evidence,
+                fix=f"`invoke image.push --version {probe.version}` (or `invoke deploy`)",
+            )
+        digests = api.digests(image.name, probe.version)
+        size = sum(api.blobs(image.name, probe.version).values())
+    evidence.append(f"{image.remote_ref}: manifest {digests[0]}, {human_size(size)}")
+    return Result("images", OK, f"{image.remote_ref} present ({digests[0][:19]}...)", evidence)
+
+
+def check_disk(probe: Probe) -> Result:
+    spec = registry_spec(probe)
+    client = engine(probe)
+    evidence = []
+    state = docker_state.container(client, spec.name)
+    volume = state.data_volume if state and state.data_volume else spec.volume
+    size = docker_state.volume_size(client, volume)
+    evidence.append(f"volume {volume}: {human_size(size) if size is not None else 'absent'}")
+    if state is not None and state.running:
+        with RegistryAPI(spec.url, timeout=API_TIMEOUT) as api:
+            usage = api.usage()
+        evidence.append(
+            f"{usage.repositories} repositories, {usage.tags} tags: "
+            f"{human_size(usage.unique_bytes)} stored (shared layers once), "
+            f"{human_size(usage.total_bytes)} if each tag were stored whole"
+        )
+    root = Path(client.info().get("DockerRootDir") or "/var/lib/docker")
+    where = root if root.exists() else Path("/")
+    free = shutil.disk_usage(where).free
+    evidence.append(f"free on {where}: {human_size(free)}")
+    minimum = probe.settings.diag.min_free_gb * 1024**3
+    if free < minimum:
+        return Result(
+            "disk",
+            WARN,
+            f"only {human_size(free)} free for Docker",
+            evidence,
+            fix="`docker system prune` (unused images, stopped containers), or "
+            "`invoke registry.purge --yes` to empty the registry",
+        )
+    return Result(
+        "disk", OK, f"{human_size(free)} free; registry {evidence[0].split(': ')[1]}", evidence
+    )
+
+
+def check_insecure(probe: Probe) -> Result:
+    image = ImageSpec.from_settings(probe.settings, "latest")
+    if image.is_local_registry:
+        return Result(
+            "insecure",
+            OK,
+            f"{image.push_host} is on loopback: Docker trusts it without insecure-registries",
+        )
+    info = engine(probe).info()
+    config = info.get("RegistryConfig") or {}
+    index = (config.get("IndexConfigs") or {}).get(image.push_host) or {}
+    certs = Path("/etc/docker/certs.d") / image.push_host / "ca.crt"
+    evidence = [
+        f"daemon insecure-registries CIDRs: {config.get('InsecureRegistryCIDRs')}",
+        f"{certs}: {'present' if certs.exists() else 'absent'}",
+    ]
+    if index and index.get("Secure") is False:
+        return Result("insecure", OK, f"{image.push_host} is in insecure-registries", evidence)
+    if certs.exists():
+        return Result("insecure", OK, f"Docker trusts {image.push_host} through {certs}", evidence)
+    return Result(
+        "insecure",
+        WARN,
+        f"Docker will insist on TLS with a trusted certificate for {image.push_host}",
+        evidence,
+        fix=f'For a plain-HTTP registry add "insecure-registries": ["{image.push_host}"] to '
+        f"/etc/docker/daemon.json and restart Docker; for a private CA put it at {certs}. "
+        "Otherwise pushes fail with 'server gave HTTP response to HTTPS client'.",
+    )
