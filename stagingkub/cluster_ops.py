@@ -58,28 +58,34 @@ def node_names(engine, name: str) -> list[str]:
     return nodes
 
 
-def read_node(engine, name: str, spec: ClusterSpec) -> NodeState:
-    container = engine.containers.get(name)
-    if container.status != "running":
-        raise StateError(
-            f"Node {name} is {container.status}; start it (`docker start {name}`) and re-run."
-        )
+def read_node(engine, name: str, spec: ClusterSpec, with_version: bool = False) -> NodeState:
+    """A node's containerd registry configuration, read through the engine's archive API.
 
-    def cat(path: str) -> str | None:
-        code, output = container.exec_run(["cat", path])
-        return output.decode(errors="replace") if code == 0 else None
-
+    containerd's version needs an exec: it is read when asked, or when it matters
+    (the mirrors form, or a config that is not the default wiring).
+    """
+    state = docker_state.container(engine, name)
+    if state is None or state.status != "running":
+        status = state.status if state else "gone"
+        raise StateError(f"Node {name} is {status}; start it (`docker start {name}`) and re-run.")
     from stagingkub.kind_config import containerd_registry_state
 
-    config_path, has_mirrors = containerd_registry_state(cat(CONTAINERD_CONFIG) or "")
-    _, version_output = container.exec_run(["containerd", "--version"])
-    hosts = {host: cat(f"{CERTS_DIR}/{host}/hosts.toml") for host in spec.wiring.hosts_files()}
+    config_path, has_mirrors = containerd_registry_state(
+        engine.read_file(name, CONTAINERD_CONFIG) or ""
+    )
+    hosts = {
+        host: engine.read_file(name, f"{CERTS_DIR}/{host}/hosts.toml")
+        for host in spec.wiring.hosts_files()
+    }
+    version = None
+    if with_version or has_mirrors or spec.wiring.mode == "mirrors" or config_path != CERTS_DIR:
+        version = parse_version(engine.exec(name, ["containerd", "--version"])[1])
     return NodeState(
         name=name,
         hosts_files=hosts,
         config_path=config_path,
         has_mirrors=has_mirrors,
-        containerd_version=parse_version(version_output.decode(errors="replace")),
+        containerd_version=version,
     )
 
 
@@ -104,8 +110,9 @@ def registry_attached(engine, registry_name: str, network: str) -> bool:
     return state is not None and network in state.networks
 
 
-def read_state(engine, spec: ClusterSpec) -> ClusterState:
-    nodes = tuple(read_node(engine, n, spec) for n in node_names(engine, spec.name))
+def read_state(engine, spec: ClusterSpec, with_version: bool = False) -> ClusterState:
+    names = node_names(engine, spec.name)
+    nodes = tuple(read_node(engine, n, spec, with_version) for n in names)
     if not nodes:
         raise StateError(
             f"kind lists the cluster {spec.name!r} but no node containers; delete it with "
@@ -181,7 +188,7 @@ def status(settings) -> tuple[list[tuple[str, str]], bool]:
     if spec.name not in clusters():
         return [("cluster", f"{spec.name}: absent (run `invoke cluster.create`)")], False
     engine = docker_state.client()
-    state = read_state(engine, spec)
+    state = read_state(engine, spec, with_version=True)
     plan = plan_wiring(spec, state)
     rows = [("cluster", f"{spec.name} (context {spec.context})")]
     problems = {line.split(":", 1)[0]: line for line in plan.repairs}

@@ -20,13 +20,14 @@ def cluster_spec(probe: Probe) -> ClusterSpec:
     return ClusterSpec.from_settings(probe.settings)
 
 
-def nodes(probe: Probe) -> list:
-    """The cluster's node containers (kind's labels; kind itself is not needed)."""
+def nodes(probe: Probe) -> list[str]:
+    """The cluster's node container names (kind's labels; kind itself is not needed)."""
     name = cluster_spec(probe).name
-    found = engine(probe).containers.list(all=True, filters={"label": f"{CLUSTER_LABEL}={name}"})
+    found = engine(probe).containers(all=True, label=f"{CLUSTER_LABEL}={name}")
     return sorted(
-        (c for c in found if c.labels.get(KIND_ROLE_LABEL) != "external-load-balancer"),
-        key=lambda c: c.name,
+        c["Names"][0].lstrip("/")
+        for c in found
+        if (c.get("Labels") or {}).get(KIND_ROLE_LABEL) != "external-load-balancer"
     )
 
 
@@ -40,14 +41,13 @@ def _no_nodes(check: str, probe: Probe) -> Result:
     )
 
 
-def http_from(node, url: str) -> tuple[bool, str]:
+def http_from(client, node: str, url: str) -> tuple[bool, str]:
     """GET url from inside a node with curl, or busybox wget where there is no curl."""
-    code, output = node.exec_run(["curl", "-fsS", "-m", "5", "-o", "/dev/null", url])
-    text = output.decode(errors="replace").strip()
+    code, text = client.exec(node, ["curl", "-fsS", "-m", "5", "-o", "/dev/null", url])
     if code in (126, 127) or "executable file not found" in text:
         # busybox wget's own -T crashes (busybox 1.35); timeout(1) bounds it instead
-        code, output = node.exec_run(["timeout", "5", "wget", "-q", "-O", "/dev/null", url])
-        text = output.decode(errors="replace").strip()
+        code, text = client.exec(node, ["timeout", "5", "wget", "-q", "-O", "/dev/null", url])
+    text = text.strip()
     return code == 0, text.splitlines()[-1] if text else f"exit {code}"
 
 
@@ -56,7 +56,7 @@ def check_network(probe: Probe) -> Result:
     found = nodes(probe)
     if not found:
         return _no_nodes("network", probe)
-    attached = engine(probe).containers.get(registry.name).attrs["NetworkSettings"]["Networks"]
+    attached = (engine(probe).container(registry.name) or {})["NetworkSettings"]["Networks"]
     if spec.network not in attached:
         return Result(
             "network",
@@ -69,10 +69,10 @@ def check_network(probe: Probe) -> Result:
     url = f"http://{registry.name}:5000/v2/"
     evidence, failed = [], []
     for node in found:
-        ok, seen = http_from(node, url)
-        evidence.append(f"{node.name}: GET {url} -> {'ok' if ok else seen}")
+        ok, seen = http_from(engine(probe), node, url)
+        evidence.append(f"{node}: GET {url} -> {'ok' if ok else seen}")
         if not ok:
-            failed.append(node.name)
+            failed.append(node)
     if failed:
         unresolved = any("resolve" in e or "bad address" in e for e in evidence)
         why = f"{registry.name} does not resolve" if unresolved else "the registry does not answer"
@@ -94,8 +94,8 @@ def check_containerd(probe: Probe) -> Result:
         return _no_nodes("containerd", probe)
     pull_host, endpoint = spec.wiring.pull_host, spec.wiring.endpoint
     verdict, evidence, fixes = OK, [], []
-    for container in found:
-        node = read_node(engine(probe), container.name, spec)
+    for name in found:
+        node = read_node(engine(probe), name, spec, with_version=True)
         version = ".".join(map(str, node.containerd_version or ())) or "?"
         hosts = node.hosts_files.get(pull_host)
         line = f"{node.name} (containerd {version}): config_path {node.config_path or 'unset'}"
@@ -152,22 +152,21 @@ def check_pull(probe: Probe) -> Result:
     if not found:
         return _no_nodes("pull", probe)
     reference = ImageSpec.from_settings(probe.settings, probe.version).remote_ref
-    node = found[0]
-    has_crictl = node.exec_run(["crictl", "--version"])[0] == 0
+    node, client = found[0], engine(probe)
+    has_crictl = client.exec(node, ["crictl", "--version"])[0] == 0
     if has_crictl:
         command = ["crictl", "pull", reference]
     else:
         command = ["ctr", "content", "fetch", "--hosts-dir", CERTS_DIR, reference]
-    code, output = node.exec_run(command)
-    text = output.decode(errors="replace").strip()
-    evidence = [f"{node.name}: {' '.join(command)} -> exit {code}"]
+    code, text = client.exec(node, command, timeout=120)
+    evidence = [f"{node}: {' '.join(command)} -> exit {code}"]
     if code == 0:
-        return Result("pull", OK, f"{node.name} pulled {reference}", evidence)
-    evidence += text.splitlines()[-3:]
+        return Result("pull", OK, f"{node} pulled {reference}", evidence)
+    evidence += text.strip().splitlines()[-3:]
     return Result(
         "pull",
         FAIL,
-        f"{node.name} cannot pull {reference}",
+        f"{node} cannot pull {reference}",
         evidence,
         fix="`invoke diag.containerd` and `invoke diag.network` tell why; "
         f"`invoke diag.images --version {probe.version}` checks the tag exists",

@@ -11,7 +11,7 @@ from stagingkub.checks import FAIL, OK, WARN, Probe, Result
 from stagingkub.errors import DockerUnavailable
 from stagingkub.image import ImageSpec
 from stagingkub.registry import RegistrySpec
-from stagingkub.registry_api import RegistryAPI
+from stagingkub.registry_api import RegistryAPI, quick_ping
 from stagingkub.registry_ops import human_size
 
 API_TIMEOUT = 5.0
@@ -70,8 +70,7 @@ def check_registry(probe: Probe) -> Result:
         if holder:
             fix += f", after freeing port {spec.port} (held by {holder}) or choosing registry.port"
         return Result("registry", FAIL, f"container {spec.name} is {what}", evidence, fix=fix)
-    with RegistryAPI(spec.url, timeout=API_TIMEOUT) as api:
-        healthy, seen = api.ping()
+    healthy, seen = quick_ping(spec.url, timeout=API_TIMEOUT)
     bindings = [(ip or "0.0.0.0", port) for ip, port in state.port_bindings]
     evidence = [
         f"GET {spec.url}/v2/ -> {seen}",

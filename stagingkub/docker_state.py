@@ -5,11 +5,8 @@ Mutations never go through here: they are CLI commands run by the runner.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Any
-
-from stagingkub.errors import DockerUnavailable
 
 MANAGED_LABEL = "io.stagingkub.managed"
 ROLE_LABEL = "io.stagingkub.role"
@@ -40,55 +37,18 @@ class ContainerState:
 
 
 def client() -> Any:
-    """A docker SDK client that has answered a ping, or DockerUnavailable."""
-    import docker
+    """An engine client that has answered a ping, or DockerUnavailable."""
+    from stagingkub.engine import Engine
 
-    host = os.environ.get("DOCKER_HOST") or _context_host()
-    try:
-        engine = (
-            docker.DockerClient(base_url=host, timeout=15) if host else docker.from_env(timeout=15)
-        )
-        engine.ping()
-    except docker.errors.DockerException as error:
-        host = host or "the default socket (/var/run/docker.sock)"
-        raise DockerUnavailable(
-            f"Cannot reach the Docker engine at {host}: {_short(error)}. Start Docker "
-            "(`sudo systemctl start docker`, or Docker Desktop), check that your user may use "
-            "it (`docker info`), or set DOCKER_HOST to the engine's address."
-        ) from None
+    engine = Engine()
+    engine.ping()
     return engine
-
-
-def _context_host() -> str | None:
-    """The endpoint of the current `docker context` (Docker Desktop, Colima, rootless)."""
-    if os.environ.get("DOCKER_TLS_VERIFY") or os.environ.get("DOCKER_CERT_PATH"):
-        return None  # from_env knows how to set up TLS from these
-    from docker.context import ContextAPI
-    from docker.errors import DockerException
-
-    try:
-        context = ContextAPI.get_current_context()
-    except (DockerException, OSError, ValueError):
-        return None
-    if context is None or context.name == "default" or context.tls_cfg:
-        return None
-    return context.Host or None
-
-
-def _short(error: Exception) -> str:
-    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return text[:300]
 
 
 def container(engine: Any, name: str) -> ContainerState | None:
     """The container called name, or None."""
-    import docker
-
-    try:
-        found = engine.containers.get(name)
-    except docker.errors.NotFound:
-        return None
-    return state_from_attrs(found.attrs)
+    attrs = engine.container(name)
+    return state_from_attrs(attrs) if attrs else None
 
 
 def state_from_attrs(attrs: dict) -> ContainerState:
@@ -117,23 +77,11 @@ def state_from_attrs(attrs: dict) -> ContainerState:
 
 
 def network_exists(engine: Any, name: str) -> bool:
-    import docker
-
-    try:
-        engine.networks.get(name)
-    except docker.errors.NotFound:
-        return False
-    return True
+    return engine.network(name) is not None
 
 
 def volume_exists(engine: Any, name: str) -> bool:
-    import docker
-
-    try:
-        engine.volumes.get(name)
-    except docker.errors.NotFound:
-        return False
-    return True
+    return engine.volume(name) is not None
 
 
 def volume_size(engine: Any, name: str) -> int | None:
@@ -148,15 +96,13 @@ def volume_size(engine: Any, name: str) -> int | None:
 def containers_publishing(engine: Any, port: int, exclude: str = "") -> list[str]:
     """Running containers that publish host port `port`, described for a message."""
     holders = []
-    for candidate in engine.containers.list():
-        if candidate.name == exclude:
+    for candidate in engine.containers():
+        name = (candidate.get("Names") or ["/?"])[0].lstrip("/")
+        if name == exclude:
             continue
-        for container_port, bindings in (candidate.attrs["NetworkSettings"]["Ports"] or {}).items():
-            for binding in bindings or []:
-                if binding.get("HostPort") == str(port):
-                    address = binding.get("HostIp") or "0.0.0.0"
-                    holders.append(
-                        f"container '{candidate.name}' (publishes {address}:{port} -> "
-                        f"{container_port})"
-                    )
+        for binding in candidate.get("Ports") or []:
+            if binding.get("PublicPort") == port:
+                address = binding.get("IP") or "0.0.0.0"
+                inner = f"{binding.get('PrivatePort')}/{binding.get('Type', 'tcp')}"
+                holders.append(f"container '{name}' (publishes {address}:{port} -> {inner})")
     return sorted(set(holders))

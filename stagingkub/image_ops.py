@@ -85,18 +85,14 @@ def build(runner: Runner, spec: ImageSpec, engine=None) -> None:
     say(f"Built {spec.local_ref}.")
 
 
-def local_image(engine, reference: str):
-    import docker
-
-    try:
-        return engine.images.get(reference)
-    except docker.errors.ImageNotFound:
-        return None
+def local_image(engine, reference: str) -> dict | None:
+    """`docker image inspect` of reference, or None."""
+    return engine.image(reference)
 
 
-def _local_digests(image, repository: str) -> set[str]:
-    digests = {image.id}
-    for repo_digest in image.attrs.get("RepoDigests") or []:
+def _local_digests(image: dict, repository: str) -> set[str]:
+    digests = {image["Id"]}
+    for repo_digest in image.get("RepoDigests") or []:
         name, _, digest = repo_digest.partition("@")
         if name == repository:
             digests.add(digest)
@@ -119,7 +115,7 @@ def push(runner: Runner, spec: ImageSpec, *, username: str = "", password: str =
     remote = _remote_digests(spec, dry=runner.dry) if image is not None else None
     if image is not None and remote and _local_digests(image, spec.repository) & set(remote):
         tagged = local_image(engine, spec.remote_ref)
-        if tagged is None or tagged.id != image.id:
+        if tagged is None or tagged["Id"] != image["Id"]:
             runner.run(tag_argv(spec))
         say(f"The registry already holds {spec.remote_ref} ({remote[0]}): push skipped.")
         return remote[0]

@@ -78,34 +78,6 @@ class RegistryAPI:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def ping(self) -> tuple[bool, str]:
-        """(healthy, what was seen): healthy means 200 or 401 with the API header."""
-        import httpx
-
-        try:
-            response = self.http.get("/v2/")
-        except httpx.HTTPError as error:
-            return False, f"{type(error).__name__}: {error}".rstrip(": ")
-        healthy = response.status_code in (200, 401) and API_HEADER in response.headers
-        return healthy, f"HTTP {response.status_code}, {API_HEADER}: " + response.headers.get(
-            API_HEADER, "missing"
-        )
-
-    def wait_healthy(self, timeout: float, interval: float = 0.2) -> None:
-        """Poll /v2/ until healthy, at most `timeout` seconds."""
-        deadline = time.monotonic() + timeout
-        while True:
-            healthy, seen = self.ping()
-            if healthy:
-                return
-            if time.monotonic() >= deadline:
-                raise StateError(
-                    f"The registry did not answer at {self.url}/v2/ within {timeout:g} s "
-                    f"(last: {seen}). Look at `invoke registry.logs`; raise "
-                    "registry.health_timeout if the host is just slow."
-                )
-            time.sleep(interval)
-
     def _paged(self, path: str, key: str) -> list[str]:
         items: list[str] = []
         next_path: str | None = f"{path}?n={PAGE_SIZE}"
@@ -186,6 +158,46 @@ class RegistryAPI:
             unique.update(blob_map)
         total = sum(sum(blob_map.values()) for blob_map in blob_maps)
         return Usage(len(repositories), len(pairs), sum(unique.values()), total)
+
+
+def quick_ping(url: str, timeout: float = 2.0) -> tuple[bool, str]:
+    """GET /v2/ on the standard library: the health check of a converged run skips httpx's
+    import (~0.2 s, more than the start-up budget of DESIGN.md)."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    connection_type = (
+        http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    )
+    connection = connection_type(parts.hostname, parts.port, timeout=timeout)
+    try:
+        connection.request("GET", "/v2/")
+        response = connection.getresponse()
+        response.read()
+    except (OSError, http.client.HTTPException) as error:
+        return False, f"{type(error).__name__}: {error}".rstrip(": ")
+    finally:
+        connection.close()
+    header = response.getheader(API_HEADER)
+    healthy = response.status in (200, 401) and header is not None
+    return healthy, f"HTTP {response.status}, {API_HEADER}: {header or 'missing'}"
+
+
+def wait_healthy(url: str, timeout: float, interval: float = 0.2) -> None:
+    """Poll /v2/ until healthy, at most `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        healthy, seen = quick_ping(url)
+        if healthy:
+            return
+        if time.monotonic() >= deadline:
+            raise StateError(
+                f"The registry did not answer at {url}/v2/ within {timeout:g} s "
+                f"(last: {seen}). Look at `invoke registry.logs`; raise "
+                "registry.health_timeout if the host is just slow."
+            )
+        time.sleep(interval)
 
 
 def _next_link(header: str, path: str) -> str | None:

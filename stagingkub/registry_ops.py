@@ -12,7 +12,8 @@ from stagingkub.registry import (
     plan_create,
     plan_purge,
 )
-from stagingkub.registry_api import RegistryAPI
+from stagingkub.registry_api import RegistryAPI, quick_ping
+from stagingkub.registry_api import wait_healthy as wait_for_registry
 from stagingkub.runner import Runner, confirm, say
 
 
@@ -101,8 +102,7 @@ def wait_healthy(runner: Runner, spec: RegistrySpec, started: bool) -> None:
         if started:
             runner.note(f"then wait until {spec.url}/v2/ answers (registry.create does this)")
         return
-    with RegistryAPI(spec.url, timeout=2.0) as api:
-        api.wait_healthy(spec.health_timeout)
+    wait_for_registry(spec.url, spec.health_timeout)
 
 
 def start(runner: Runner, spec: RegistrySpec) -> None:
@@ -158,8 +158,7 @@ def status(spec: RegistrySpec) -> tuple[list[tuple[str, str]], bool]:
         return [("container", f"{spec.name}: absent (run `invoke registry.create`)")], False
     healthy, seen = False, "not checked (container not running)"
     if state.running:
-        with RegistryAPI(spec.url, timeout=2.0) as api:
-            healthy, seen = api.ping()
+        healthy, seen = quick_ping(spec.url)
     bindings = ", ".join(f"{ip or '0.0.0.0'}:{port}" for ip, port in state.port_bindings)
     size = docker_state.volume_size(engine, state.data_volume) if state.data_volume else None
     rows = [
@@ -197,7 +196,7 @@ def purge(
     """Stop, remove, delete the data, recreate, reconnect: only after --yes or a typed 'yes'."""
     engine = docker_state.client()
     state = docker_state.container(engine, spec.name)
-    existing = {v.name for v in engine.volumes.list()}
+    existing = engine.volume_names()
     volumes = data_volumes(spec, state, existing)
     say(describe_loss(engine, spec, state, volumes))
     if not yes and not runner.dry:

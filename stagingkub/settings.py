@@ -151,35 +151,18 @@ def _profile_path(name: str, root: Path) -> Path:
 
 
 def _apply_yaml(path: Path, root: Path, values: dict, sources: dict, chosen_by: str = "") -> None:
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
+    from stagingkub.yamlfile import entries
 
     where = _rel(path, root)
-    try:
-        document = YAML(typ="rt").load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ConfigError(f"Cannot read {where}: {error.strerror}.") from None
-    except YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        raise ConfigError(
-            f"{where}{line} is not valid YAML ({getattr(error, 'problem', error)}). "
-            "Fix the file's syntax."
-        ) from None
-    if document is None:
-        return
-    if not isinstance(document, Mapping):
+    document = entries(path, where, root / ".stagingkub" / "cache")
+    if not document["mapping"]:
         raise ConfigError(f"{where} must be a mapping of sections (registry:, cluster:, ...).")
-    for section, body in document.items():
-        line = document.lc.key(section)[0] + 1
+    for section, line, kind, body in document["sections"]:
         if section not in SCHEMA:
-            raise ConfigError(_unknown(f"{where}:{line}", str(section), list(SCHEMA)))
-        if body is None:
-            continue
-        if not isinstance(body, Mapping):
+            raise ConfigError(_unknown(f"{where}:{line}", section, list(SCHEMA)))
+        if kind == "other":
             raise ConfigError(f"{where}:{line}: '{section}' must be a mapping of keys.")
-        for key, raw in body.items():
-            key_line = body.lc.key(key)[0] + 1
+        for key, key_line, raw in body:
             dotted = f"{section}.{key}"
             if key not in SCHEMA[section]:
                 raise ConfigError(_unknown(f"{where}:{key_line}", dotted, all_keys()))

@@ -185,3 +185,57 @@ def fetch(node: str, reference: str) -> subprocess.CompletedProcess:
     return node_exec(
         node, "ctr", "content", "fetch", "--hosts-dir", "/etc/containerd/certs.d", reference
     )
+
+
+STANDINS = Path(__file__).resolve().parent / "standins"
+
+
+def install_standins(stack: Stack, node_image: str, real_helm: str) -> Stack:
+    """Put the kind, kubectl and helm STAND-INS first on the stack's PATH."""
+    bin_dir = stack.tmp / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    for tool in ("kind", "kubectl", "helm"):
+        wrapper = bin_dir / tool
+        wrapper.write_text(
+            f'#!/bin/sh\nexec {sys.executable} {STANDINS / f"{tool}_standin.py"} "$@"\n'
+        )
+        wrapper.chmod(0o755)
+    stack.standin_log = stack.tmp / "standin-calls.jsonl"
+    stack.extra_env.update(
+        PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        STANDIN_NODE_IMAGE=node_image,
+        STANDIN_LABELS=stack.labels,
+        STANDIN_LOG=str(stack.standin_log),
+        STANDIN_STATE=str(stack.tmp / "kubectl-state"),
+        STANDIN_REAL_HELM=real_helm,
+    )
+    return stack
+
+
+def add_app(stack: Stack) -> Stack:
+    """An app directory whose ./mvnw is the Maven wrapper STAND-IN, in the stack's profile."""
+    import shutil
+
+    app = stack.tmp / "app"
+    app.mkdir(exist_ok=True)
+    shutil.copy2(STANDINS / "mvnw", app / "mvnw")
+    (app / "pom.xml").write_text("<project><!-- stand-in app --></project>\n")
+    stack.app_dir = app
+    stack.base["image"] = {"app_dir": str(app), "name": f"{stack.prefix}-app"}
+    stack.base["deploy"] = {"timeout": "2m"}
+    stack.write_profile()
+    return stack
+
+
+def cleanup_run(client) -> None:
+    """Remove exactly what this run created, found by its label (client: a docker SDK client)."""
+    label = f"{TEST_LABEL}={RUN_ID}"
+    for container in client.containers.list(all=True, filters={"label": label}):
+        container.remove(force=True, v=True)  # v: its anonymous volumes too
+    for volume in client.volumes.list(filters={"label": label}):
+        volume.remove(force=True)
+    for network in client.networks.list(filters={"label": label}):
+        network.remove()
+    for image in client.images.list(filters={"label": label}):
+        for tag in image.tags:
+            client.images.remove(tag, force=True)

@@ -1,0 +1,424 @@
+"""bench: stagingkub measured side by side with the guide's raw commands, on the real engine.
+
+    uv run python bench/run.py                 # full size, 7 repetitions, prints a table
+    uv run python bench/run.py --size tiny     # the smoke size the tests run
+
+It prepares its own registry, seeded repositories and a stand-in cluster (the kind,
+kubectl, helm and mvnw STAND-INS of tests/support, the kind-node STAND-IN with real
+containerd), under its own names and free ports, labelled, and removes them after.
+Medians and ratios, not single times: these machines are noisy. Not part of the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+
+from seed import seed  # noqa: E402
+
+from tests.support import images  # noqa: E402
+from tests.support.stack import (  # noqa: E402
+    LABELS,
+    RUN_ID,
+    Stack,
+    add_app,
+    cleanup_run,
+    docker,
+    install_standins,
+)
+
+SIZES = {"full": {"reps": 7, "repos": 100, "tags": 20}, "tiny": {"reps": 1, "repos": 3, "tags": 2}}
+VERSION = "1.0.0"
+HEAVY = ("docker", "httpx", "ruamel", "dotenv")
+CHECKS = (
+    "docker",
+    "registry",
+    "network",
+    "containerd",
+    "images",
+    "pull",
+    "k8s",
+    "disk",
+    "insecure",
+)
+
+
+@dataclass
+class Row:
+    scenario: str
+    ours: float
+    baseline: float | None
+    ratio: float | None
+    budget: str
+    passed: bool
+    note: str = ""
+
+
+def seconds(argv: list[str], env: dict, check: bool = True) -> float:
+    started = time.perf_counter()
+    result = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    elapsed = time.perf_counter() - started
+    if check and result.returncode != 0:
+        raise RuntimeError(
+            f"{' '.join(argv)} failed: {result.stdout[-500:]} {result.stderr[-500:]}"
+        )
+    return elapsed
+
+
+def median(argv: list[str], env: dict, reps: int, check: bool = True) -> float:
+    return statistics.median(seconds(argv, env, check) for _ in range(reps))
+
+
+def invoke(*args: str) -> list[str]:
+    return [sys.executable, "-m", "invoke", *args]
+
+
+def startup(stack: Stack, reps: int) -> tuple[list[Row], float]:
+    env = stack.env()
+    ours = median(invoke("--list"), env, reps)
+    base = median([sys.executable, "-c", "import invoke"], env, reps)
+    times = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "invoke", "--list"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    loaded = sorted(
+        {
+            line.split("|")[-1].strip().split(".")[0]
+            for line in times.stderr.splitlines()
+            if line.split("|")[-1].strip().split(".")[0] in HEAVY
+        }
+    )
+    return [
+        Row(
+            "start-up: invoke --list vs import invoke",
+            ours,
+            base,
+            ours / base,
+            "<= 1.5x",
+            ours / base <= 1.5,
+        ),
+        Row(
+            "start-up: heavy imports in invoke --list",
+            float(len(loaded)),
+            None,
+            None,
+            "0 of " + ", ".join(HEAVY),
+            not loaded,
+            ", ".join(loaded) or "none",
+        ),
+    ], ours
+
+
+def converged(stack: Stack, reps: int, start: float) -> list[Row]:
+    env = stack.env()
+    registry = median(invoke("registry.create"), env, reps)
+    cluster = median(invoke("cluster.create"), env, reps)
+    externals = sum(
+        median(argv, env, reps)
+        for argv in (
+            ["kind", "get", "clusters"],
+            ["kind", "get", "nodes", "--name", stack.cluster],
+            [
+                "kubectl",
+                "--context",
+                f"kind-{stack.cluster}",
+                "-n",
+                "kube-public",
+                "get",
+                "configmap",
+                "local-registry-hosting",
+                "-o",
+                "yaml",
+            ],
+        )
+    )
+    cluster_own = cluster - externals
+    return [
+        Row(
+            "converged registry.create",
+            registry,
+            start,
+            registry / start,
+            "<= start-up + 0.150 s",
+            registry - start <= 0.150,
+            f"overhead {registry - start:+.3f} s",
+        ),
+        Row(
+            "converged cluster.create (minus kind/kubectl stand-ins)",
+            cluster_own,
+            start,
+            cluster_own / start,
+            "<= start-up + 0.150 s",
+            cluster_own - start <= 0.150,
+            f"total {cluster:.3f} s, external read-only calls {externals:.3f} s",
+        ),
+    ]
+
+
+def diag(stack: Stack, reps: int, start: float) -> list[Row]:
+    env = stack.env()
+    everything = median(invoke("diag.all", "--version", VERSION), env, reps)
+    singles = {
+        name: median(
+            invoke(f"diag.{name}", *(["--version", VERSION] if name in ("images", "pull") else [])),
+            env,
+            reps,
+            check=False,
+        )
+        for name in CHECKS
+    }
+    slowest = max(singles, key=singles.get)
+    rows = [
+        Row(
+            "diag.all healthy vs its slowest single check",
+            everything,
+            singles[slowest],
+            everything / singles[slowest],
+            "<= 1.5x",
+            everything / singles[slowest] <= 1.5,
+            f"slowest: diag.{slowest}",
+        )
+    ]
+    timeout = 3.0
+    pid = int(stack.inspect("{{.State.Pid}}"))
+    os.kill(pid, signal.SIGSTOP)  # the registry accepts connections and never answers
+    try:
+        dead = seconds(
+            invoke("diag.all"), {**env, "STAGINGKUB_DIAG_TIMEOUT": str(timeout)}, check=False
+        )
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    limit = timeout + start + 1.0
+    rows.append(
+        Row(
+            "diag.all with a hung registry",
+            dead,
+            None,
+            None,
+            f"<= diag.timeout {timeout:g} s + start-up + 1 s",
+            dead <= limit,
+        )
+    )
+    return rows
+
+
+def curl_sequential(url: str) -> float:
+    """The guide's way: one curl per request, one after the other."""
+    accept = "application/vnd.docker.distribution.manifest.v2+json"
+    started = time.perf_counter()
+
+    def curl(path: str, *extra: str) -> str:
+        return subprocess.run(
+            ["curl", "-s", *extra, url + path],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout
+
+    for repository in json.loads(curl("/v2/_catalog?n=1000"))["repositories"]:
+        for tag in json.loads(curl(f"/v2/{repository}/tags/list"))["tags"] or []:
+            curl(f"/v2/{repository}/manifests/{tag}", "-H", f"Accept: {accept}")
+    return time.perf_counter() - started
+
+
+def listing(stack: Stack, reps: int, repos: int, tags: int) -> list[Row]:
+    written = seed(stack.url, repos, tags)
+    ours = median(invoke("registry.ls"), stack.env(), reps)
+    base = statistics.median(curl_sequential(stack.url) for _ in range(min(reps, 2)))
+    note = f"{repos} repositories x {tags} tags ({written} seeded)"
+    if shutil.which("skopeo"):
+        note += "; skopeo present but not compared"
+    else:
+        note += "; skopeo not installed here"
+    return [
+        Row(
+            f"registry.ls vs sequential curl ({written} tags)",
+            ours,
+            base,
+            base / ours,
+            ">= 5x faster",
+            base / ours >= 5,
+            note,
+        )
+    ]
+
+
+def blob_uploads(stack: Stack) -> int:
+    logs = docker("logs", stack.name)
+    return (logs.stdout + logs.stderr).count("POST /v2/")
+
+
+def repush(stack: Stack, reps: int) -> list[Row]:
+    before = blob_uploads(stack)
+    ours = median(invoke("image.push", "--version", VERSION), stack.env(), reps)
+    uploads = blob_uploads(stack) - before
+    return [
+        Row(
+            "unchanged re-push (image.push)",
+            ours,
+            None,
+            None,
+            "< 1 s and 0 blob uploads",
+            ours < 1.0 and uploads == 0,
+            f"{uploads} blob uploads seen by the registry",
+        )
+    ]
+
+
+TIMER = """#!/bin/sh
+start=$(date +%s%N)
+PATH="$BENCH_ORIG_PATH" "{real}" "$@"
+rc=$?
+echo "{name} $(( $(date +%s%N) - start ))" >> "$BENCH_TIMING_LOG"
+exit $rc
+"""
+
+
+def deploy_overhead(stack: Stack, reps: int) -> list[Row]:
+    """invoke deploy minus the time of every external command it ran (timed by wrappers)."""
+    timed = stack.tmp / "timed-bin"
+    timed.mkdir()
+    env = stack.env()
+    for name in ("docker", "kind", "kubectl", "helm"):
+        real = shutil.which(name, path=env["PATH"])
+        (timed / name).write_text(TIMER.format(real=real, name=name))
+        (timed / name).chmod(0o755)
+    mvnw = stack.app_dir / "mvnw"
+    mvnw.rename(stack.app_dir / "mvnw.real")
+    mvnw.write_text(TIMER.format(real=stack.app_dir / "mvnw.real", name="mvnw"))
+    mvnw.chmod(0o755)
+    log = stack.tmp / "timing.log"
+    env = {
+        **env,
+        "PATH": f"{timed}{os.pathsep}{env['PATH']}",
+        "BENCH_ORIG_PATH": env["PATH"],
+        "BENCH_TIMING_LOG": str(log),
+    }
+    overheads, totals = [], []
+    for _ in range(reps):
+        log.write_text("")
+        total = seconds(invoke("deploy", "--version", VERSION), env)
+        external = sum(int(line.split()[1]) for line in log.read_text().splitlines()) / 1e9
+        totals.append(total)
+        overheads.append(total - external)
+    ours = statistics.median(overheads)
+    return [
+        Row(
+            "invoke deploy overhead (total minus external commands)",
+            ours,
+            None,
+            None,
+            "< 1 s",
+            ours < 1.0,
+            f"total {statistics.median(totals):.3f} s",
+        )
+    ]
+
+
+def machine() -> dict:
+    server = docker("version", "--format", "{{.Server.Version}}", check=False).stdout.strip()
+    return {
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "docker": server,
+        "platform": platform.platform(),
+    }
+
+
+def markdown(rows: list[Row]) -> str:
+    lines = [
+        "| scenario | ours (s) | baseline (s) | ratio | budget | pass | note |",
+        "| --- | ---: | ---: | ---: | --- | --- | --- |",
+    ]
+    for r in rows:
+        base = f"{r.baseline:.3f}" if r.baseline is not None else "-"
+        ratio = f"{r.ratio:.2f}x" if r.ratio is not None else "-"
+        lines.append(
+            f"| {r.scenario} | {r.ours:.3f} | {base} | {ratio} | {r.budget} | "
+            f"{'yes' if r.passed else 'NO'} | {r.note} |"
+        )
+    return "\n".join(lines)
+
+
+def prepare(tmp: Path) -> Stack:
+    import docker as docker_sdk
+
+    docker_sdk.from_env().ping()
+    image = images.registry_image("registry:2", f"stagingkub-test/registry:{RUN_ID}", LABELS)
+    node = f"stagingkub-test/kind-node:{RUN_ID}"
+    images.build_node_image(node, LABELS)
+    helm = shutil.which("helm")
+    if helm is None:
+        raise SystemExit("bench needs helm: `bash .ci/install-helm`")
+    stack = add_app(install_standins(Stack(tmp=tmp, image=image), node, helm))
+    result = subprocess.run(
+        invoke("deploy", "--version", VERSION),
+        cwd=ROOT,
+        env=stack.env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"bench set-up (invoke deploy) failed:\n{result.stderr}")
+    return stack
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", choices=SIZES, default="full")
+    parser.add_argument("--reps", type=int, help="repetitions per measurement (median)")
+    parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results.json")
+    args = parser.parse_args()
+    size = SIZES[args.size]
+    reps = args.reps or size["reps"]
+    import docker as docker_sdk
+
+    with tempfile.TemporaryDirectory(prefix="stagingkub-bench-") as tmp:
+        stack = None
+        try:
+            stack = prepare(Path(tmp))
+            rows, start = startup(stack, reps)
+            rows += converged(stack, reps, start)
+            rows += diag(stack, reps, start)
+            rows += repush(stack, reps)
+            rows += deploy_overhead(stack, reps)
+            rows += listing(stack, reps, size["repos"], size["tags"])
+        finally:
+            if stack is not None:
+                stack.cleanup()
+            cleanup_run(docker_sdk.from_env())
+    report = {
+        "machine": machine(),
+        "size": args.size,
+        "reps": reps,
+        "results": [asdict(r) for r in rows],
+    }
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=2) + "\n")
+    print(markdown(rows))
+    print(f"\nmachine: {report['machine']}; JSON: {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
