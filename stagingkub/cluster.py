@@ -14,6 +14,7 @@ from stagingkub.kind_config import (
     CERTS_DIR,
     CONTAINERD_CONFIG,
     Wiring,
+    hosting,
     kind_config,
     predicted_node_names,
     registry_configmap,
@@ -194,9 +195,8 @@ def plan_wiring(spec: ClusterSpec, state: ClusterState) -> ClusterPlan:
             plan.steps.append(["docker", "exec", node.name, "mkdir", "-p", CERTS_DIR])
             plan.steps.append(["docker", "cp", f"{spec.certs_dir}/.", f"{node.name}:{CERTS_DIR}/"])
             plan.repairs.append(f"{node.name}: wrote " + ", ".join(_wrong_files(node, wanted)))
-    configmap = registry_configmap(spec.wiring)
-    if state.configmap is None or _normal(state.configmap) != _normal(_hosting(configmap)):
-        plan.steps.append(WriteFile(spec.configmap_file, configmap))
+    if state.configmap is None or _normal(state.configmap) != _normal(hosting(spec.wiring)):
+        plan.steps.append(WriteFile(spec.configmap_file, registry_configmap(spec.wiring)))
         plan.steps.append(
             ["kubectl", "--context", spec.context, "apply", "-f", str(spec.configmap_file)]
         )
@@ -215,12 +215,6 @@ def _wrong_files(node: NodeState, wanted: dict[str, str]) -> list[str]:
 
 def _normal(text: str) -> str:
     return "\n".join(line.strip() for line in text.strip().splitlines() if line.strip())
-
-
-def _hosting(configmap_text: str) -> str:
-    from stagingkub.kind_config import configmap_data
-
-    return configmap_data(configmap_text) or ""
 
 
 def check_node(spec: ClusterSpec, node: NodeState) -> None:

@@ -22,6 +22,7 @@ from stagingkub.runner import Runner, confirm, require_tool, require_tools, say
 
 READ_TIMEOUT = 30  # seconds for a read-only kind or kubectl call
 KIND_ROLE_LABEL = "io.x-k8s.kind.role"
+KIND_CLUSTER_LABEL = "io.x-k8s.kind.cluster"
 
 
 def _read(argv: list[str]) -> subprocess.CompletedProcess:
@@ -38,24 +39,21 @@ def kind_version() -> tuple[int, int, int] | None:
     return parse_version(_read(["kind", "version"]).stdout)
 
 
-def clusters() -> list[str]:
-    result = _read(["kind", "get", "clusters"])
-    if result.returncode != 0:
-        raise StateError(f"`kind get clusters` failed: {result.stderr.strip()}")
-    return [line.strip() for line in result.stdout.splitlines() if line.strip()]
+def clusters(engine) -> list[str]:
+    """kind's clusters, found the way `kind get clusters` finds them: by its node label."""
+    found = engine.containers(all=True, label=KIND_CLUSTER_LABEL)
+    return sorted({(c.get("Labels") or {}).get(KIND_CLUSTER_LABEL, "") for c in found} - {""})
 
 
 def node_names(engine, name: str) -> list[str]:
-    """kind's nodes of a cluster, without the external load balancer (it runs no containerd)."""
-    result = _read(["kind", "get", "nodes", "--name", name])
-    names = [line.strip() for line in result.stdout.splitlines() if line.strip()]
-    nodes = []
-    for node in names:
-        state = docker_state.container(engine, node)
-        if state is not None and state.labels.get(KIND_ROLE_LABEL) == "external-load-balancer":
-            continue
-        nodes.append(node)
-    return nodes
+    """kind's nodes of a cluster (as `kind get nodes`), without the external load balancer,
+    which runs no containerd."""
+    found = engine.containers(all=True, label=f"{KIND_CLUSTER_LABEL}={name}")
+    return sorted(
+        c["Names"][0].lstrip("/")
+        for c in found
+        if (c.get("Labels") or {}).get(KIND_ROLE_LABEL) != "external-load-balancer"
+    )
 
 
 def read_node(engine, name: str, spec: ClusterSpec, with_version: bool = False) -> NodeState:
@@ -70,12 +68,10 @@ def read_node(engine, name: str, spec: ClusterSpec, with_version: bool = False) 
         raise StateError(f"Node {name} is {status}; start it (`docker start {name}`) and re-run.")
     from stagingkub.kind_config import containerd_registry_state
 
-    config_path, has_mirrors = containerd_registry_state(
-        engine.read_file(name, CONTAINERD_CONFIG) or ""
-    )
+    files = engine.read_tree(name, CONTAINERD_CONFIG.rsplit("/", 1)[0])  # /etc/containerd
+    config_path, has_mirrors = containerd_registry_state(files.get(CONTAINERD_CONFIG, ""))
     hosts = {
-        host: engine.read_file(name, f"{CERTS_DIR}/{host}/hosts.toml")
-        for host in spec.wiring.hosts_files()
+        host: files.get(f"{CERTS_DIR}/{host}/hosts.toml") for host in spec.wiring.hosts_files()
     }
     version = None
     if with_version or has_mirrors or spec.wiring.mode == "mirrors" or config_path != CERTS_DIR:
@@ -92,10 +88,10 @@ def read_node(engine, name: str, spec: ClusterSpec, with_version: bool = False) 
 def read_configmap(context: str) -> str | None:
     result = _read(
         ["kubectl", "--context", context, "-n", "kube-public", "get", "configmap",
-         "local-registry-hosting", "-o", "yaml", "--request-timeout=10s"]
+         "local-registry-hosting", "-o", "json", "--request-timeout=10s"]
     )  # fmt: skip
     if result.returncode == 0:
-        return configmap_data(result.stdout) or ""
+        return configmap_data(result.stdout)
     if "NotFound" in result.stderr or "not found" in result.stderr:
         return None
     raise StateError(
@@ -141,7 +137,7 @@ def create(runner: Runner, settings, *, ensure_registry: bool = True) -> None:
     engine = docker_state.client()
     if ensure_registry:
         registry_ops.ensure(runner, RegistrySpec.from_settings(settings), engine=engine)
-    exists = spec.name in clusters()
+    exists = spec.name in clusters(engine)
     if not exists:
         execute(runner, plan_create_cluster(spec, kind_version()))
     if runner.dry and not exists:
@@ -169,7 +165,7 @@ def delete(runner: Runner, settings, *, yes: bool) -> None:
     """cluster.delete: `kind delete cluster`; the registry and its data are not touched."""
     require_tool("kind")
     spec = ClusterSpec.from_settings(settings)
-    if spec.name not in clusters():
+    if spec.name not in clusters(docker_state.client()):
         say(f"There is no kind cluster named {spec.name!r}; nothing to delete.")
         return
     if not yes and not runner.dry:
@@ -183,11 +179,11 @@ def delete(runner: Runner, settings, *, yes: bool) -> None:
 
 def status(settings) -> tuple[list[tuple[str, str]], bool]:
     """(rows, healthy) for cluster.status."""
-    require_tools(["kind", "kubectl"])
+    require_tools(["kubectl"])
     spec = ClusterSpec.from_settings(settings)
-    if spec.name not in clusters():
-        return [("cluster", f"{spec.name}: absent (run `invoke cluster.create`)")], False
     engine = docker_state.client()
+    if spec.name not in clusters(engine):
+        return [("cluster", f"{spec.name}: absent (run `invoke cluster.create`)")], False
     state = read_state(engine, spec, with_version=True)
     plan = plan_wiring(spec, state)
     rows = [("cluster", f"{spec.name} (context {spec.context})")]

@@ -7,12 +7,11 @@ import subprocess
 
 from stagingkub.checks import FAIL, OK, WARN, Probe, Result
 from stagingkub.cluster import ClusterSpec
-from stagingkub.cluster_ops import KIND_ROLE_LABEL, read_node
+from stagingkub.cluster_ops import node_names, read_node
 from stagingkub.diag_host import engine, registry_spec
 from stagingkub.image import ImageSpec
 from stagingkub.kind_config import CERTS_DIR
 
-CLUSTER_LABEL = "io.x-k8s.kind.cluster"
 HTTPS_SYMPTOM = "server gave HTTP response to HTTPS client"
 
 
@@ -22,13 +21,7 @@ def cluster_spec(probe: Probe) -> ClusterSpec:
 
 def nodes(probe: Probe) -> list[str]:
     """The cluster's node container names (kind's labels; kind itself is not needed)."""
-    name = cluster_spec(probe).name
-    found = engine(probe).containers(all=True, label=f"{CLUSTER_LABEL}={name}")
-    return sorted(
-        c["Names"][0].lstrip("/")
-        for c in found
-        if (c.get("Labels") or {}).get(KIND_ROLE_LABEL) != "external-load-balancer"
-    )
+    return node_names(engine(probe), cluster_spec(probe).name)
 
 
 def _no_nodes(check: str, probe: Probe) -> Result:

@@ -177,6 +177,22 @@ class Engine:
             extracted = archive.extractfile(member) if member else None
             return extracted.read().decode(errors="replace") if extracted else None
 
+    def read_tree(self, container: str, folder: str) -> dict[str, str]:
+        """Every file below folder in a container, by absolute path, in one archive request."""
+        status, data = self.request(
+            "GET", f"/containers/{quote(container, safe='')}/archive?path={quote(folder)}"
+        )
+        if status != 200:
+            return {}
+        files = {}
+        parent = folder.rstrip("/").rsplit("/", 1)[0]
+        with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+            for member in archive.getmembers():
+                extracted = archive.extractfile(member) if member.isfile() else None
+                if extracted is not None:
+                    files[f"{parent}/{member.name}"] = extracted.read().decode(errors="replace")
+        return files
+
     def exec(self, container: str, argv: list[str], timeout: float = 30.0) -> tuple[int, str]:
         """Run argv in a running container: (exit code, stdout and stderr together)."""
         status, data = self.request(

@@ -140,32 +140,39 @@ def _check_patches(patches: list[str], wiring: Wiring, label: str) -> None:
             )
 
 
-def registry_configmap(wiring: Wiring) -> str:
-    """KEP-1755 ConfigMap so Tilt, Skaffold and others find the registry."""
-    from ruamel.yaml.comments import CommentedMap
-    from ruamel.yaml.scalarstring import LiteralScalarString
-
-    hosting = (
+def hosting(wiring: Wiring) -> str:
+    """localRegistryHosting.v1 (KEP-1755): where tools push, and where the cluster pulls."""
+    return (
         f'host: "{wiring.pull_host}"\n'
         f'hostFromContainerRuntime: "{wiring.in_network_host}"\n'
         f'hostFromClusterNetwork: "{wiring.in_network_host}"\n'
         f'help: "{HELP_URL}"\n'
     )
+
+
+def registry_configmap(wiring: Wiring) -> str:
+    """KEP-1755 ConfigMap so Tilt, Skaffold and others find the registry."""
+    from ruamel.yaml.comments import CommentedMap
+    from ruamel.yaml.scalarstring import LiteralScalarString
+
     document = CommentedMap(
         apiVersion="v1",
         kind="ConfigMap",
         metadata=CommentedMap(name="local-registry-hosting", namespace="kube-public"),
-        data=CommentedMap({"localRegistryHosting.v1": LiteralScalarString(hosting)}),
+        data=CommentedMap({"localRegistryHosting.v1": LiteralScalarString(hosting(wiring))}),
     )
     return dump(document)
 
 
-def configmap_data(configmap_text: str) -> str | None:
-    """localRegistryHosting.v1 from a ConfigMap as `kubectl get -o yaml` prints it."""
-    document = _yaml().load(configmap_text) if configmap_text.strip() else None
-    if not hasattr(document, "get"):
-        return None
-    return (document.get("data") or {}).get("localRegistryHosting.v1")
+def configmap_data(configmap_json: str) -> str:
+    """localRegistryHosting.v1 from a ConfigMap as `kubectl get -o json` prints it."""
+    import json
+
+    try:
+        document = json.loads(configmap_json)
+    except ValueError:
+        return ""
+    return ((document or {}).get("data") or {}).get("localRegistryHosting.v1") or ""
 
 
 def containerd_registry_state(config_text: str) -> tuple[str | None, bool]:

@@ -20,6 +20,7 @@ from stagingkub.kind_config import (
     Wiring,
     configmap_data,
     containerd_registry_state,
+    hosting,
     hosts_toml,
     kind_config,
     parse_version,
@@ -39,7 +40,7 @@ SPEC = ClusterSpec(
     files_dir=Path("/work/.stagingkub/rhdemo"),
 )
 GOOD_FILES = WIRING.hosts_files()
-HOSTING = configmap_data(registry_configmap(WIRING))
+HOSTING = hosting(WIRING)
 
 
 def wired(name="rhdemo-control-plane", **changes) -> NodeState:
@@ -104,6 +105,8 @@ def test_user_config_that_is_not_a_kind_config_is_refused():
 
 def test_configmap_is_kep_1755():
     text = registry_configmap(WIRING)
+    assert configmap_data('{"data": {"localRegistryHosting.v1": "x"}}') == "x"
+    assert configmap_data("not json") == ""
     assert "namespace: kube-public" in text and "name: local-registry-hosting" in text
     for line in (
         'host: "localhost:5000"',

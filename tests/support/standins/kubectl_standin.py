@@ -76,7 +76,12 @@ def main(argv: list[str]) -> int:
         if not target.exists():
             sys.stderr.write(f'Error from server (NotFound): {kind}s "{name}" not found\n')
             return 1
-        print(target.read_text(), end="")
+        if option(argv, "-o", "--output") == "json":
+            from ruamel.yaml import YAML
+
+            print(json.dumps(YAML(typ="safe").load(target.read_text())))
+        else:
+            print(target.read_text(), end="")
         return 0
     return 0
 
