@@ -13,7 +13,7 @@ from stagingkub import docker_state
 from stagingkub.errors import StateError
 from stagingkub.image import ImageSpec, build_argv, login_argv, push_argv, tag_argv
 from stagingkub.kind_config import parse_version
-from stagingkub.registry_api import RegistryAPI
+from stagingkub.registry_api import RegistryAPI, RegistryHTTPError
 from stagingkub.runner import Runner, require_tools, say
 
 MIN_JAVA = 17
@@ -127,12 +127,10 @@ def push(runner: Runner, spec: ImageSpec, *, username: str = "", password: str =
 
 
 def _remote_digests(spec: ImageSpec, dry: bool = False) -> tuple[str, str] | None:
-    import httpx
-
     try:
         with RegistryAPI(spec.registry_url, timeout=10.0) as api:
             return api.digests(spec.name, spec.version)
-    except httpx.HTTPError as error:
+    except RegistryHTTPError as error:
         if dry:
             return None
         raise StateError(

@@ -12,7 +12,7 @@ from stagingkub.registry import (
     plan_create,
     plan_purge,
 )
-from stagingkub.registry_api import RegistryAPI, quick_ping
+from stagingkub.registry_api import RegistryAPI, RegistryHTTPError, quick_ping
 from stagingkub.registry_api import wait_healthy as wait_for_registry
 from stagingkub.runner import Runner, confirm, say
 
@@ -208,8 +208,6 @@ def purge(
 
 def describe_loss(engine, spec: RegistrySpec, state, volumes: list[str]) -> str:
     """What purge deletes: repositories, tags and bytes, as far as they can be read."""
-    import httpx
-
     parts = []
     if state is not None and state.running:
         try:
@@ -219,11 +217,8 @@ def describe_loss(engine, spec: RegistrySpec, state, volumes: list[str]) -> str:
                 f"{usage.repositories} repositories, {usage.tags} tags, "
                 f"{human_size(usage.unique_bytes)} of image data"
             )
-        except (
-            httpx.HTTPError,
-            ValueError,
-            KeyError,
-        ) as error:  # a broken registry is why people purge
+        except (RegistryHTTPError, ValueError, KeyError) as error:
+            # a broken registry is often why people purge: say what cannot be read, go on
             parts.append(f"contents unknown (registry API: {type(error).__name__})")
     elif state is not None:
         parts.append("contents unknown (registry stopped)")
@@ -248,12 +243,10 @@ def ask(question: str) -> bool:
 
 def listing(spec: RegistrySpec) -> tuple[list[tuple[str, str, str, str]], str]:
     """registry.ls: rows of repository, tag, digest, size; and a footer with shared bytes."""
-    import httpx
-
     try:
         with RegistryAPI(spec.url, timeout=10.0) as api:
             tags = api.listing()
-    except httpx.HTTPError as error:
+    except RegistryHTTPError as error:
         raise StateError(
             f"Cannot list the registry at {spec.url}: {type(error).__name__}. "
             "`invoke registry.status` tells whether it runs."
