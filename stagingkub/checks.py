@@ -41,9 +41,14 @@ class Probe:
         self.version = version
         self._lock = threading.Lock()
         self._cache: dict[str, Any] = {}
+        self._locks: dict[str, threading.Lock] = {}
 
     def cached(self, key: str, compute: Callable[[], Any]) -> Any:
+        """compute() once per key, even when checks ask at the same time (a lock per key,
+        so one slow answer does not hold up the others, and computations may nest)."""
         with self._lock:
+            key_lock = self._locks.setdefault(key, threading.Lock())
+        with key_lock:
             if key not in self._cache:
                 self._cache[key] = compute()
             return self._cache[key]
@@ -80,27 +85,29 @@ def run_one(check: Check, probe: Probe, timeout: float) -> Result:
 
 
 def run_all(checks: list[Check], probe: Probe, timeout: float) -> list[Result]:
-    """Every check at once; a check whose prerequisite failed or was skipped is skipped."""
+    """Every check at once, each bounded by timeout; then a check whose prerequisite failed
+    or was skipped is reported as skipped: its own answer would only repeat the cause.
+
+    Nothing waits for its prerequisites, so the wall time is about the slowest check,
+    not the longest chain. `checks` lists prerequisites before the checks that need them.
+    """
     results: dict[str, Result] = {}
-    finished = {check.name: threading.Event() for check in checks}
 
     def worker(check: Check) -> None:
-        for need in check.needs:
-            finished[need].wait()
-        blocked = [n for n in check.needs if results[n].verdict in (FAIL, SKIP)]
-        if blocked:
-            results[check.name] = Result(
-                check.name, SKIP, f"skipped: {', '.join(blocked)} did not pass"
-            )
-        else:
-            results[check.name] = run_one(check, probe, timeout)
-        finished[check.name].set()
+        results[check.name] = run_one(check, probe, timeout)
 
     threads = [threading.Thread(target=worker, args=(c,), daemon=True) for c in checks]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    for check in checks:
+        blocked = [n for n in check.needs if results[n].verdict in (FAIL, SKIP)]
+        if blocked:
+            seconds = results[check.name].seconds
+            results[check.name] = Result(
+                check.name, SKIP, f"skipped: {', '.join(blocked)} did not pass", seconds=seconds
+            )
     return [results[check.name] for check in checks]
 
 

@@ -12,6 +12,7 @@ from stagingkub.diag_host import engine, registry_spec
 from stagingkub.image import ImageSpec
 from stagingkub.kind_config import CERTS_DIR
 
+CRICTL_PATHS = ("/usr/local/bin/crictl", "/usr/bin/crictl")
 HTTPS_SYMPTOM = "server gave HTTP response to HTTPS client"
 
 
@@ -35,11 +36,13 @@ def _no_nodes(check: str, probe: Probe) -> Result:
 
 
 def http_from(client, node: str, url: str) -> tuple[bool, str]:
-    """GET url from inside a node with curl, or busybox wget where there is no curl."""
-    code, text = client.exec(node, ["curl", "-fsS", "-m", "5", "-o", "/dev/null", url])
-    if code in (126, 127) or "executable file not found" in text:
-        # busybox wget's own -T crashes (busybox 1.35); timeout(1) bounds it instead
-        code, text = client.exec(node, ["timeout", "5", "wget", "-q", "-O", "/dev/null", url])
+    """GET url from inside a node, in one exec: curl (kind nodes), else busybox wget
+    (bounded by timeout(1): busybox 1.35's own wget -T crashes)."""
+    script = (
+        'if command -v curl >/dev/null 2>&1; then curl -fsS -m 5 -o /dev/null "$0"; '
+        'else timeout 5 wget -q -O /dev/null "$0"; fi'
+    )
+    code, text = client.exec(node, ["sh", "-c", script, url])
     text = text.strip()
     return code == 0, text.splitlines()[-1] if text else f"exit {code}"
 
@@ -88,7 +91,7 @@ def check_containerd(probe: Probe) -> Result:
     pull_host, endpoint = spec.wiring.pull_host, spec.wiring.endpoint
     verdict, evidence, fixes = OK, [], []
     for name in found:
-        node = read_node(engine(probe), name, spec, with_version=True)
+        node = read_node(engine(probe), name, spec)  # reads the version where it matters
         version = ".".join(map(str, node.containerd_version or ())) or "?"
         hosts = node.hosts_files.get(pull_host)
         line = f"{node.name} (containerd {version}): config_path {node.config_path or 'unset'}"
@@ -146,7 +149,7 @@ def check_pull(probe: Probe) -> Result:
         return _no_nodes("pull", probe)
     reference = ImageSpec.from_settings(probe.settings, probe.version).remote_ref
     node, client = found[0], engine(probe)
-    has_crictl = client.exec(node, ["crictl", "--version"])[0] == 0
+    has_crictl = any(client.has_file(node, path) for path in CRICTL_PATHS)
     if has_crictl:
         command = ["crictl", "pull", reference]
     else:

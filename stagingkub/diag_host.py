@@ -21,6 +21,11 @@ def engine(probe: Probe):
     return probe.cached("engine", docker_state.client)
 
 
+def docker_df(probe: Probe) -> dict:
+    """`docker system df` once per run: the engine computes it, and slowly."""
+    return probe.cached("df", lambda: engine(probe).df())
+
+
 def registry_spec(probe: Probe) -> RegistrySpec:
     return RegistrySpec.from_settings(probe.settings)
 
@@ -37,7 +42,7 @@ def check_docker(probe: Probe) -> Result:
             fix="Start Docker (`sudo systemctl start docker`) or set DOCKER_HOST.",
         )
     version = client.version()
-    usage = client.df()
+    usage = docker_df(probe)
     sizes = {
         "images": sum(i.get("Size", 0) for i in usage.get("Images") or []),
         "containers": sum(c.get("SizeRw", 0) or 0 for c in usage.get("Containers") or []),
@@ -154,7 +159,7 @@ def check_disk(probe: Probe) -> Result:
     evidence = []
     state = docker_state.container(client, spec.name)
     volume = state.data_volume if state and state.data_volume else spec.volume
-    size = docker_state.volume_size(client, volume)
+    size = docker_state.volume_size(client, volume, docker_df(probe))
     evidence.append(f"volume {volume}: {human_size(size) if size is not None else 'absent'}")
     if state is not None and state.running:
         with RegistryAPI(spec.url, timeout=API_TIMEOUT) as api:

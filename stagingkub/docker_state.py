@@ -84,9 +84,9 @@ def volume_exists(engine: Any, name: str) -> bool:
     return engine.volume(name) is not None
 
 
-def volume_size(engine: Any, name: str) -> int | None:
+def volume_size(engine: Any, name: str, df: dict | None = None) -> int | None:
     """Bytes used by a volume, as `docker system df -v` reports them (None if unknown)."""
-    for volume in engine.df().get("Volumes") or []:
+    for volume in (df if df is not None else engine.df()).get("Volumes") or []:
         if volume.get("Name") == name:
             size = (volume.get("UsageData") or {}).get("Size", -1)
             return size if size >= 0 else None

@@ -177,6 +177,13 @@ class Engine:
             extracted = archive.extractfile(member) if member else None
             return extracted.read().decode(errors="replace") if extracted else None
 
+    def has_file(self, container: str, path: str) -> bool:
+        """Whether path exists in the container (a stat through the archive API, no exec)."""
+        status, _ = self.request(
+            "HEAD", f"/containers/{quote(container, safe='')}/archive?path={quote(path)}"
+        )
+        return status == 200
+
     def read_tree(self, container: str, folder: str) -> dict[str, str]:
         """Every file below folder in a container, by absolute path, in one archive request."""
         status, data = self.request(
