@@ -10,9 +10,11 @@ from stagingkub.diag_host import (
     check_images,
     check_insecure,
     check_registry,
+    check_tools,
 )
 
 CHECKS = [
+    Check("tools", check_tools, (), "docker, kind, kubectl, helm (and Java for mvnw) present"),
     Check("docker", check_docker, (), "Docker engine reachable, versions, disk use"),
     Check("registry", check_registry, ("docker",), "registry running, answering, bound safely"),
     Check("network", check_network, ("registry",), "nodes reach the registry by name"),

@@ -217,3 +217,30 @@ def check_insecure(probe: Probe) -> Result:
         f"/etc/docker/daemon.json and restart Docker; for a private CA put it at {certs}. "
         "Otherwise pushes fail with 'server gave HTTP response to HTTPS client'.",
     )
+
+
+def check_tools(probe: Probe) -> Result:
+    """The preflight as a report: each tool the settings need, its version, how to get it."""
+    from stagingkub import preflight
+    from stagingkub.runner import INSTALL_HINTS
+
+    names = ["docker", "kind", "kubectl", "helm"]
+    if probe.settings.image.strategy == "mvnw":
+        names.append("java")
+    tools = preflight.inspect_all(names)
+    evidence = [
+        f"{t.name}: {t.version or 'found' if t.found else 'NOT FOUND'}"
+        + (f" ({t.problem})" if t.problem else "")
+        for t in tools
+    ]
+    bad = [t for t in tools if not t.ok]
+    if bad:
+        fix = " ".join(f"{t.name}: {INSTALL_HINTS[t.name]}." for t in bad)
+        return Result(
+            "tools",
+            FAIL,
+            "missing or unusable: " + ", ".join(t.name for t in bad),
+            evidence,
+            fix=fix,
+        )
+    return Result("tools", OK, "all tools found: " + ", ".join(t.name for t in tools), evidence)

@@ -22,15 +22,14 @@ READ_TIMEOUT = 60
 
 
 def installed_major() -> int:
-    result = subprocess.run(
-        ["helm", "version", "--template", "{{.Version}}"],
-        capture_output=True, text=True, timeout=READ_TIMEOUT,
-    )  # fmt: skip
-    major = helm_major(result.stdout)
-    if result.returncode != 0 or major not in (3, 4):
+    from stagingkub.preflight import helm_version
+
+    text = helm_version()
+    major = helm_major(text)
+    if major not in (3, 4):
         raise StateError(
-            f"`helm version` says {result.stdout.strip() or result.stderr.strip()!r}; "
-            "stagingkub needs helm 3 or 4 (https://helm.sh/docs/intro/install/)."
+            f"`helm version` says {text!r}; stagingkub needs helm 3 or 4 "
+            "(https://helm.sh/docs/intro/install/)."
         )
     return major
 

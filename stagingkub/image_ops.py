@@ -5,18 +5,13 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import shutil
-import subprocess
-from pathlib import Path
 
-from stagingkub import docker_state
+from stagingkub import docker_state, preflight
 from stagingkub.errors import StateError
 from stagingkub.image import ImageSpec, build_argv, login_argv, push_argv, tag_argv
-from stagingkub.kind_config import parse_version
 from stagingkub.registry_api import RegistryAPI, RegistryHTTPError
 from stagingkub.runner import Runner, require_tools, say
 
-MIN_JAVA = 17
 _PUSH_DIGEST = re.compile(r"digest: (sha256:[0-9a-f]{64})")
 
 
@@ -25,7 +20,8 @@ def build_tools(spec: ImageSpec) -> list[str]:
 
 
 def check_build_inputs(spec: ImageSpec) -> None:
-    """Missing mvnw, pom.xml, Java or Dockerfile: one clear message before anything runs."""
+    """Missing mvnw, pom.xml or Dockerfile: one clear message before anything runs.
+    (Java is the preflight's: `preflight.require(build_tools(spec))`.)"""
     if spec.strategy == "dockerfile":
         if not spec.dockerfile.is_file():
             raise StateError(
@@ -45,32 +41,13 @@ def check_build_inputs(spec: ImageSpec) -> None:
             f"No executable Maven wrapper at {mvnw}. Generate it in the app with "
             f"`mvn wrapper:wrapper`, or make it executable (`chmod +x {mvnw}`)."
         )
-    check_java()
 
 
-def check_java() -> None:
-    java = shutil.which("java")
-    if os.environ.get("JAVA_HOME") and Path(os.environ["JAVA_HOME"], "bin", "java").exists():
-        java = str(Path(os.environ["JAVA_HOME"], "bin", "java"))
-    if java is None:
-        raise StateError(
-            f"Java is not installed, and the Spring Boot build needs Java {MIN_JAVA}+: install "
-            "a JDK (Linux: `apt-get install openjdk-17-jdk-headless`; macOS: `brew install "
-            "openjdk@17`) or set JAVA_HOME."
-        )
-    output = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30)
-    version = parse_version(output.stderr + output.stdout)
-    major = version[0] if version and version[0] > 1 else (version[1] if version else 0)
-    if major and major < MIN_JAVA:
-        raise StateError(
-            f"{java} is Java {major}; Spring Boot 3 builds need Java {MIN_JAVA} or newer. "
-            "Install a newer JDK or point JAVA_HOME at one."
-        )
-
-
-def build(runner: Runner, spec: ImageSpec, engine=None) -> None:
-    require_tools(build_tools(spec))
-    check_build_inputs(spec)
+def build(runner: Runner, spec: ImageSpec, engine=None, checked: bool = False) -> None:
+    """image.build; checked=True when the caller ran the preflight and input checks."""
+    if not checked:
+        preflight.require(build_tools(spec))
+        check_build_inputs(spec)
     argv, cwd = build_argv(spec)
     runner.run(argv, cwd=cwd)
     if runner.dry:

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from stagingkub import cluster_ops, docker_state, helm_ops, image_ops, registry_ops, validate
+from stagingkub import (
+    cluster_ops,
+    docker_state,
+    helm_ops,
+    image_ops,
+    preflight,
+    registry_ops,
+    validate,
+)
 from stagingkub.helm import ReleaseSpec, port_forward_hint
 from stagingkub.image import ImageSpec
 from stagingkub.registry import RegistrySpec
-from stagingkub.runner import Runner, require_tools, say
+from stagingkub.runner import Runner, say
 
 
 def release_spec(settings, image: ImageSpec) -> ReleaseSpec:
@@ -21,14 +29,14 @@ def run(runner: Runner, settings, version: str, *, skip_build: bool = False) -> 
     tools = ["docker", "kind", "kubectl", "helm"]
     if not skip_build:
         tools += image_ops.build_tools(image)
-    require_tools(tools)
+    preflight.require(tools)  # every missing tool named at once, before any change
     if not skip_build:
         image_ops.check_build_inputs(image)
     engine = docker_state.client()
     registry_ops.ensure(runner, RegistrySpec.from_settings(settings), engine=engine)
     cluster_ops.create(runner, settings, ensure_registry=False)
     if not skip_build:
-        image_ops.build(runner, image, engine=engine)
+        image_ops.build(runner, image, engine=engine, checked=True)
     digest = image_ops.push(
         runner, image, username=settings.registry.username, password=settings.registry.password
     )

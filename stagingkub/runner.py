@@ -17,12 +17,20 @@ from typing import Any
 from stagingkub.errors import CommandFailed, StagingkubError
 
 INSTALL_HINTS = {
-    "docker": "install Docker (https://docs.docker.com/engine/install/) or Docker Desktop",
-    "kind": "install kind v0.20 or newer (Linux: the release binary from "
-    "https://kind.sigs.k8s.io/docs/user/quick-start/#installation; macOS: `brew install kind`)",
-    "kubectl": "install kubectl (Linux: https://kubernetes.io/docs/tasks/tools/; "
-    "macOS: `brew install kubectl`)",
-    "helm": "install helm 3 or 4 (https://helm.sh/docs/intro/install/; macOS: `brew install helm`)",
+    "docker": (
+        "Linux: https://docs.docker.com/engine/install/ (or `apt-get install docker.io`), then "
+        "`sudo systemctl start docker`; macOS: Docker Desktop, Colima or OrbStack"
+    ),
+    "kind": (
+        "Linux: the kind v0.20+ release binary, https://kind.sigs.k8s.io/docs/user/quick-start/"
+        "#installation; macOS: `brew install kind`"
+    ),
+    "kubectl": "Linux: https://kubernetes.io/docs/tasks/tools/; macOS: `brew install kubectl`",
+    "helm": "Linux: https://helm.sh/docs/intro/install/; macOS: `brew install helm`",
+    "java": (
+        "Linux: `apt-get install openjdk-17-jdk-headless`; macOS: `brew install openjdk@17`; "
+        "or set JAVA_HOME"
+    ),
 }
 
 
@@ -99,7 +107,8 @@ def require_tools(names: list[str]) -> None:
     if len(missing) == 1:
         hint = INSTALL_HINTS.get(missing[0], f"install {missing[0]}")
         raise ToolMissing(
-            f"'{missing[0]}' is not on PATH, and this task runs it: {hint}, then re-run."
+            f"'{missing[0]}' is not on PATH, and this task runs it. Install it ({hint}), "
+            "then re-run."
         )
     if missing:
         hints = "; ".join(f"{n}: {INSTALL_HINTS.get(n, 'install it')}" for n in missing)

@@ -33,6 +33,12 @@ def config(c, profile=None):
 
 
 @task
+def tools(c, profile=None):
+    """Which tools the tasks need are here, their versions, and how to install the rest."""
+    _report("tools", profile)
+
+
+@task
 def docker(c, profile=None):
     """Is the Docker engine reachable: versions and disk use."""
     _report("docker", profile)
@@ -120,6 +126,6 @@ def all_checks(c, version="", format="text", junit="", profile=None):
 
 
 ns = Collection(
-    "diag", all_checks, config, docker, registry, network, containerd, images, pull, k8s, disk,
-    insecure,
+    "diag", all_checks, config, tools, docker, registry, network, containerd, images, pull,
+    k8s, disk, insecure,
 )  # fmt: skip

@@ -77,3 +77,12 @@ def kind_stack(stack, node_image, real_helm) -> Stack:
 def app_stack(kind_stack) -> Stack:
     """kind_stack plus an app directory whose ./mvnw is the Maven wrapper STAND-IN."""
     return add_app(kind_stack)
+
+
+@pytest.fixture(scope="session")
+def busybox_image(engine) -> str:
+    """busybox:1.36 for the demo app's FROM line: the public one, else a local STAND-IN."""
+    try:
+        return images.local_or_built("busybox:1.36", LABELS, images.build_busybox_image)
+    except FileNotFoundError as error:
+        pytest.skip(str(error))

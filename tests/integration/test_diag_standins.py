@@ -5,6 +5,7 @@ troubleshooting section describes, each with its verdict and its fix.
 
 import json
 import os
+import shutil
 import signal
 import xml.etree.ElementTree as ET
 
@@ -39,13 +40,13 @@ def test_standin_healthy_setup_is_all_ok(deployed):
     assert {name: r["verdict"] for name, r in results.items()} == {
         name: "ok"
         for name in (
-            "docker", "registry", "network", "containerd", "images", "pull", "k8s", "disk",
-            "insecure",
+            "tools", "docker", "registry", "network", "containerd", "images", "pull", "k8s",
+            "disk", "insecure",
         )
     }  # fmt: skip
     assert f"{node(deployed)} pulled localhost:{deployed.port}/" in results["pull"]["summary"]
     table = deployed.invoke("diag.all", "--version", VERSION)
-    assert table.returncode == 0 and "9 ok, 0 warn, 0 fail, 0 skipped" in table.stdout
+    assert table.returncode == 0 and "10 ok, 0 warn, 0 fail, 0 skipped" in table.stdout
 
 
 def test_standin_registry_stopped(deployed):
@@ -177,3 +178,29 @@ def test_registry_ls_lists_tags_digests_sizes_and_counts_shared_layers_once(stac
     assert all(row[2].startswith("sha256:") for row in listed)
     assert lines[4].startswith("2 repositories, 3 tags")
     assert echoed(result.stdout) == []
+
+
+def test_standin_diag_tools_names_every_missing_tool_with_how_to_install(app_stack, tmp_path):
+    ok = app_stack.invoke("diag.tools")
+    assert ok.returncode == 0, ok.stdout
+    for tool in ("docker", "kind", "kubectl", "helm", "java"):
+        assert f"{tool}: " in ok.stdout
+    only_docker = tmp_path / "only-docker"
+    only_docker.mkdir()
+    (only_docker / "docker").symlink_to(shutil.which("docker"))
+    missing = app_stack.invoke("diag.tools", PATH=str(only_docker))
+    assert missing.returncode == 1
+    assert "missing or unusable: kind, kubectl, helm, java" in missing.stdout
+    assert "brew install kind" in missing.stdout and "brew install helm" in missing.stdout
+
+
+def test_standin_deploy_stops_before_any_change_naming_all_missing_tools(app_stack, tmp_path):
+    only_docker = tmp_path / "only-docker"
+    only_docker.mkdir()
+    (only_docker / "docker").symlink_to(shutil.which("docker"))
+    result = app_stack.invoke("deploy", "--version", "1.0.0", PATH=str(only_docker))
+    assert result.returncode == 1
+    for tool in ("kind", "kubectl", "helm", "java"):
+        assert f"{tool}: not found" in result.stderr
+    assert "nothing was changed" in result.stderr
+    assert echoed(result.stdout) == [] and not app_stack.exists()

@@ -153,3 +153,40 @@ def build_node_image(tag: str, labels: dict[str, str]) -> None:
         result = _docker("build", "-q", "-t", tag, *label_args, context)
         if result.returncode != 0:
             raise RuntimeError(f"docker build of {tag} failed: {result.stderr.strip()}")
+
+
+BUSYBOX_APPLETS = ("sh", "httpd", "wget", "cat", "ls", "sleep", "echo")
+
+
+def build_busybox_image(tag: str, labels: dict[str, str]) -> None:
+    """A STAND-IN for the public busybox image: Debian's static busybox, FROM scratch."""
+    busybox = shutil.which("busybox")
+    if busybox is None or shared_libraries(Path(busybox)):
+        raise FileNotFoundError("a static busybox is missing: `apt-get install busybox-static`")
+    with tempfile.TemporaryDirectory() as context:
+        bin_dir = Path(context, "rootfs", "bin")
+        bin_dir.mkdir(parents=True)
+        shutil.copy2(busybox, bin_dir / "busybox")
+        for applet in BUSYBOX_APPLETS:
+            (bin_dir / applet).symlink_to("busybox")
+        Path(context, "Dockerfile").write_text(
+            'FROM scratch\nCOPY rootfs/ /\nENV PATH=/bin\nCMD ["sh"]\n'
+        )
+        label_args = [a for k, v in labels.items() for a in ("--label", f"{k}={v}")]
+        result = _docker("build", "-q", "-t", tag, *label_args, context)
+        if result.returncode != 0:
+            raise RuntimeError(f"docker build of {tag} failed: {result.stderr.strip()}")
+
+
+def local_or_built(wanted: str, labels: dict[str, str], build) -> str:
+    """`wanted` if present or pullable; else build it under that very name (so Dockerfiles
+    that say FROM wanted build unchanged), labelled so the run removes it afterwards."""
+    if image_exists(wanted):
+        return wanted
+    try:
+        if _docker("pull", wanted, timeout=30).returncode == 0:
+            return wanted
+    except subprocess.TimeoutExpired:
+        pass
+    build(wanted, labels)
+    return wanted

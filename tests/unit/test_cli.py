@@ -25,6 +25,7 @@ TASKS = [
     "diag.network",
     "diag.pull",
     "diag.registry",
+    "diag.tools",
     "image.build",
     "image.push",
     "registry.create",

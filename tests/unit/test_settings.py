@@ -175,3 +175,12 @@ def test_env_example_documents_every_variable():
 
     missing = [name for name in [*ENV_TO_KEY, *META_VARIABLES] if name not in text]
     assert not missing
+
+
+def test_the_shipped_demo_profile_loads():
+    settings = load(profile="demo", environ=NO_ENV_FILE)
+    assert settings.image.strategy == "dockerfile"
+    assert settings.image.app_dir == "examples/demo-app"
+    assert (ROOT / settings.image.app_dir / settings.image.dockerfile).is_file()
+    assert (ROOT / settings.deploy.values_file).is_file()
+    assert settings.sources["image.strategy"].startswith("config/demo.yaml:")
