@@ -40,6 +40,8 @@ def task(*args: Any, help: dict[str, str] | None = None, **kwargs: Any) -> Calla
 
 def load_settings(profile: str | None, **flags: tuple[Any, str]) -> Any:
     """Settings for a task: flags maps dotted keys to (value, '--flag')."""
-    from stagingkub import settings
+    from stagingkub import runner, settings
 
-    return settings.load(profile=profile, flags=flags)
+    loaded = settings.load(profile=profile, flags=flags)
+    runner.PROGRESS_EVERY = loaded.output.progress_every
+    return loaded

@@ -127,7 +127,8 @@ def execute(runner: Runner, plan: ClusterPlan) -> None:
         if isinstance(step, WriteFile):
             runner.write_file(step.path, step.text)
         else:
-            runner.run(step)
+            creating = "create" in step and "cluster" in step
+            runner.run(step, waits="kind create cluster" if creating else "")
 
 
 def create(runner: Runner, settings, *, ensure_registry: bool = True) -> None:

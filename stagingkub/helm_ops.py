@@ -70,7 +70,8 @@ def deploy(runner: Runner, spec: ReleaseSpec) -> None:
     if current and current[0] in PENDING:
         raise StateError(pending_message(spec, *current))
     runner.write_file(spec.values_files[-1], image_values(spec.repository, spec.tag))
-    result = runner.run(upgrade_argv(spec, major), warn=True)
+    waiting = f"helm upgrade {spec.release} (--wait, up to {spec.timeout})"
+    result = runner.run(upgrade_argv(spec, major), warn=True, waits=waiting)
     if result.exited != 0:
         diagnostics(runner, spec)
         raise CommandFailed("helm upgrade --install " + spec.release, result.exited, result.stderr)

@@ -244,6 +244,15 @@ def quick_ping(url: str, timeout: float = 2.0) -> tuple[bool, str]:
 
 def wait_healthy(url: str, timeout: float, interval: float = 0.2) -> None:
     """Poll /v2/ until healthy, at most `timeout` seconds."""
+    if quick_ping(url)[0]:
+        return
+    from stagingkub.runner import progress
+
+    with progress(f"the registry at {url}/v2/"):
+        _poll(url, timeout, interval)
+
+
+def _poll(url: str, timeout: float, interval: float) -> None:
     deadline = time.monotonic() + timeout
     while True:
         healthy, seen = quick_ping(url)

@@ -7,6 +7,7 @@ pasted into an `sh` step. Everything else the tool says goes to stderr.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import shlex
 import shutil
@@ -34,6 +35,9 @@ INSTALL_HINTS = {
 }
 
 
+PROGRESS_EVERY = 10.0  # seconds between "still waiting" lines; output.progress_every
+
+
 class ToolMissing(StagingkubError):
     """An external program the task needs is not on PATH."""
 
@@ -53,6 +57,7 @@ class Runner:
         hide: Any = None,
         cwd: Path | None = None,
         stdin: str | None = None,
+        waits: str = "",
     ) -> Any:
         """Run argv; a non-zero exit raises CommandFailed unless warn=True.
 
@@ -66,9 +71,16 @@ class Runner:
             require_tool(argv[0])
         echo_format = "{command}" if self.dry else "+ {command}"
         in_stream = io.StringIO(stdin) if stdin is not None else False
-        result = self.context.run(
-            command, echo=True, echo_format=echo_format, warn=True, hide=hide, in_stream=in_stream
-        )
+        beat = progress(waits) if waits and not self.dry else _quiet()
+        with beat:
+            result = self.context.run(
+                command,
+                echo=True,
+                echo_format=echo_format,
+                warn=True,
+                hide=hide,
+                in_stream=in_stream,
+            )
         if result.exited != 0 and not warn:
             raise CommandFailed(command, result.exited, result.stderr)
         return result
@@ -90,6 +102,44 @@ class Runner:
             print(f"# {text}", flush=True)
         else:
             say(text)
+
+
+@contextlib.contextmanager
+def progress(what: str, every: float | None = None):
+    """While something long runs: on a terminal, a line on stderr updated in place; elsewhere
+    (Jenkins), a timestamped line every `every` seconds, so a log shows it is alive."""
+    import threading
+    import time
+
+    every = every or PROGRESS_EVERY
+    done = threading.Event()
+    started = time.monotonic()
+    terminal = sys.stderr.isatty()
+
+    def beat() -> None:
+        while not done.wait(1.0 if terminal else every):
+            elapsed = int(time.monotonic() - started)
+            if terminal:
+                sys.stderr.write(f"\r... {what} ({elapsed} s)")
+                sys.stderr.flush()
+            else:
+                say(f"[{time.strftime('%H:%M:%S')}] still waiting: {what} ({elapsed} s)")
+
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join(2)
+        if terminal:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+
+@contextlib.contextmanager
+def _quiet():
+    yield
 
 
 def say(text: str) -> None:

@@ -99,6 +99,11 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         ),
         "local_port": Spec(int, validate.port, "Local port in the port-forward hint (8080)."),
     },
+    "output": {
+        "progress_every": Spec(
+            float, validate.seconds, "Seconds between 'still waiting' lines off a terminal (10)."
+        ),
+    },
     "diag": {
         "timeout": Spec(float, validate.seconds, "Seconds each diag check may take (15)."),
         "min_free_gb": Spec(

@@ -144,3 +144,28 @@ def test_purge_on_a_terminal_asks_and_only_yes_deletes(running, answer, deleted)
     assert running.tags() == ([] if deleted else ["1.0.0"])
     if not deleted:
         assert "nothing was deleted" in result.stderr
+
+
+def test_a_long_wait_prints_timestamped_lines_off_a_terminal(running):
+    """Jenkins sees the tool is alive: the registry's process is frozen, start waits on it."""
+    import re
+    import signal
+
+    pid = int(running.inspect("{{.State.Pid}}"))
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        result = running.invoke(
+            "registry.start",
+            STAGINGKUB_OUTPUT_PROGRESS_EVERY="1",
+            STAGINGKUB_REGISTRY_HEALTH_TIMEOUT="3",
+        )
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert result.returncode == 1
+    waits = re.findall(
+        r"^\[\d\d:\d\d:\d\d\] still waiting: the registry at (\S+) \((\d+) s\)$",
+        result.stderr,
+        re.M,
+    )
+    assert len(waits) >= 2 and waits[0][0] == f"{running.url}/v2/"
+    assert "did not answer" in result.stderr and "within 3 s" in result.stderr
