@@ -45,3 +45,12 @@ def load_settings(profile: str | None, **flags: tuple[Any, str]) -> Any:
     loaded = settings.load(profile=profile, flags=flags)
     runner.PROGRESS_EVERY = loaded.output.progress_every
     return loaded
+
+
+def print_status(rows: list[tuple[str, str]], healthy: bool) -> None:
+    """A label/value block on stdout; exit 1 unless healthy (so Jenkins can branch on it)."""
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        print(f"{label.ljust(width)}  {value}")
+    if not healthy:
+        raise Exit(code=1)

@@ -2,7 +2,7 @@
 
 from invoke import Collection
 
-from stagingkub.cli import load_settings, task
+from stagingkub.cli import load_settings, print_status, task
 
 NAME_HELP = "kind cluster name (cluster.name, default rhdemo)."
 
@@ -34,16 +34,9 @@ def delete(c, name=None, yes=False, profile=None):
 @task(help={"name": NAME_HELP})
 def status(c, name=None, profile=None):
     """Nodes, per-node registry wiring, ConfigMap, registry attachment; exit 1 unless all ok."""
-    from invoke import Exit
-
     from stagingkub import cluster_ops
 
-    rows, healthy = cluster_ops.status(_settings(profile, name))
-    width = max(len(label) for label, _ in rows)
-    for label, value in rows:
-        print(f"{label.ljust(width)}  {value}")
-    if not healthy:
-        raise Exit(code=1)
+    print_status(*cluster_ops.status(_settings(profile, name)))
 
 
 ns = Collection("cluster", create, delete, status)

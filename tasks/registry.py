@@ -2,7 +2,7 @@
 
 from invoke import Collection
 
-from stagingkub.cli import load_settings, task
+from stagingkub.cli import load_settings, print_status, task
 
 FLAG_HELP = {
     "name": "Registry container name (registry.name, default kind-registry).",
@@ -95,16 +95,9 @@ def logs(c, name=None, follow=False, tail="", profile=None):
 @task(help={"name": FLAG_HELP["name"]})
 def status(c, name=None, profile=None):
     """State, health, port, networks, image, volume and disk use; exit 1 unless healthy."""
-    from invoke import Exit
-
     from stagingkub import registry_ops
 
-    rows, healthy = registry_ops.status(_spec(profile, name))
-    width = max(len(label) for label, _ in rows)
-    for label, value in rows:
-        print(f"{label.ljust(width)}  {value}")
-    if not healthy:
-        raise Exit(code=1)
+    print_status(*registry_ops.status(_spec(profile, name)))
 
 
 @task(help={**FLAG_HELP, "yes": "Confirm deleting the registry's data (required off a terminal)."})

@@ -44,6 +44,13 @@ def _docker(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
 
 
+def _build(tag: str, labels: dict[str, str], context: str) -> None:
+    label_args = [a for k, v in labels.items() for a in ("--label", f"{k}={v}")]
+    result = _docker("build", "-q", "-t", tag, *label_args, context)
+    if result.returncode != 0:
+        raise RuntimeError(f"docker build of {tag} failed: {result.stderr.strip()}")
+
+
 def shared_libraries(binary: Path) -> list[Path]:
     """The libraries `ldd` says binary needs (libc and the loader for this one)."""
     output = subprocess.run(["ldd", str(binary)], capture_output=True, text=True).stdout
@@ -74,10 +81,7 @@ def build_registry_image(tag: str, labels: dict[str, str]) -> None:
         config.write_text(REGISTRY_CONFIG)
         (root / "var" / "lib" / "registry").mkdir(parents=True)
         Path(context, "Dockerfile").write_text(REGISTRY_DOCKERFILE)
-        label_args = [a for k, v in labels.items() for a in ("--label", f"{k}={v}")]
-        result = _docker("build", "-q", "-t", tag, *label_args, context)
-        if result.returncode != 0:
-            raise RuntimeError(f"docker build of {tag} failed: {result.stderr.strip()}")
+        _build(tag, labels, context)
 
 
 def build_app_image(tag: str, labels: dict[str, str], content: str) -> None:
@@ -85,10 +89,7 @@ def build_app_image(tag: str, labels: dict[str, str], content: str) -> None:
     with tempfile.TemporaryDirectory() as context:
         Path(context, "app.txt").write_text(content)
         Path(context, "Dockerfile").write_text("FROM scratch\nCOPY app.txt /app.txt\n")
-        label_args = [a for k, v in labels.items() for a in ("--label", f"{k}={v}")]
-        result = _docker("build", "-q", "-t", tag, *label_args, context)
-        if result.returncode != 0:
-            raise RuntimeError(f"docker build of {tag} failed: {result.stderr.strip()}")
+        _build(tag, labels, context)
 
 
 def registry_image(wanted: str, fallback_tag: str, labels: dict[str, str]) -> str:
@@ -149,10 +150,7 @@ def build_node_image(tag: str, labels: dict[str, str]) -> None:
         Path(context, "Dockerfile").write_text(
             'FROM scratch\nCOPY rootfs/ /\nENV PATH=/usr/bin:/bin\nENTRYPOINT ["/bin/entrypoint"]\n'
         )
-        label_args = [a for k, v in labels.items() for a in ("--label", f"{k}={v}")]
-        result = _docker("build", "-q", "-t", tag, *label_args, context)
-        if result.returncode != 0:
-            raise RuntimeError(f"docker build of {tag} failed: {result.stderr.strip()}")
+        _build(tag, labels, context)
 
 
 BUSYBOX_APPLETS = ("sh", "httpd", "wget", "cat", "ls", "sleep", "echo")
@@ -172,10 +170,7 @@ def build_busybox_image(tag: str, labels: dict[str, str]) -> None:
         Path(context, "Dockerfile").write_text(
             'FROM scratch\nCOPY rootfs/ /\nENV PATH=/bin\nCMD ["sh"]\n'
         )
-        label_args = [a for k, v in labels.items() for a in ("--label", f"{k}={v}")]
-        result = _docker("build", "-q", "-t", tag, *label_args, context)
-        if result.returncode != 0:
-            raise RuntimeError(f"docker build of {tag} failed: {result.stderr.strip()}")
+        _build(tag, labels, context)
 
 
 def local_or_built(wanted: str, labels: dict[str, str], build) -> str:
