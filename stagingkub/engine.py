@@ -157,7 +157,19 @@ class Engine:
         return self.get(f"/images/{quote(reference, safe='')}/json")
 
     def df(self) -> dict:
-        return self.get("/system/df") or {}
+        """`docker system df`; the engine refuses while another one runs: wait for that one."""
+        import time
+
+        for _ in range(40):
+            status, data = self.request("GET", "/system/df", timeout=60)
+            if status < 400 or b"already running" not in data:
+                break
+            time.sleep(0.25)
+        if status >= 400:
+            raise StateError(
+                f"The Docker engine answered {status} to GET /system/df: {data[:200]!r}"
+            )
+        return json.loads(data or b"{}")
 
     def version(self) -> dict:
         return self.get("/version") or {}
