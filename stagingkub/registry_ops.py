@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable
 
 from stagingkub import docker_state, ports
@@ -42,7 +43,7 @@ def ensure(
     if plan.needs_port:
         check_port_free(engine, spec, own=current)
     for argv in plan.commands:
-        result = runner.run(argv, warn=argv[:2] == ["docker", "run"])
+        result = runner.run(argv, warn=True)
         if result.exited != 0:
             _tolerate_concurrent_create(engine, spec, argv, result)
     wait_healthy(runner, spec, plan.starts)
@@ -63,14 +64,21 @@ def _network_words(engine, spec: RegistrySpec) -> str:
 
 
 def _tolerate_concurrent_create(engine, spec: RegistrySpec, argv: list[str], result) -> None:
-    """Another run may have created the same container a moment earlier: that is success."""
+    """Another run (a parallel Jenkins job) may have done the same step a moment earlier:
+    when what the step was for now holds, that is success; otherwise the failure stands."""
     from stagingkub.errors import CommandFailed
     from stagingkub.registry import drift
 
     state = docker_state.container(engine, spec.name)
-    if state is None or drift(spec, state):
-        raise CommandFailed(" ".join(argv), result.exited, result.stderr)
-    say(f"{spec.name} was created by another run at the same time; using it.")
+    done = {
+        "run": state is not None and not drift(spec, state),
+        "start": state is not None and state.running,
+        "network": state is not None and spec.network in state.networks,
+        "volume": docker_state.volume_exists(engine, spec.volume),
+    }.get(argv[1], False)
+    if not done:
+        raise CommandFailed(shlex.join(argv), result.exited, result.stderr)
+    say(f"`{shlex.join(argv)}` was already done by another run at the same time; going on.")
 
 
 def check_port_free(engine, spec: RegistrySpec, own=None) -> None:

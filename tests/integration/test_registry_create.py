@@ -163,3 +163,32 @@ def test_bad_input_is_rejected_before_any_command(stack, args, words):
     assert words in result.stderr and "Traceback" not in result.stderr
     assert result.stdout == ""
     assert not stack.exists()
+
+
+def test_four_concurrent_creates_make_one_registry_and_all_succeed(stack):
+    """Parallel Jenkins jobs: each may lose a race (docker run, network connect) and still
+    succeed, because what the step was for holds."""
+    import subprocess
+    import sys
+
+    from stagingkub.settings import ROOT
+
+    stack.make_network()
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "invoke", "registry.create"],
+            cwd=ROOT,
+            env=stack.env(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    outcomes = [(run.wait(timeout=120), run.stderr.read()) for run in runs]
+    assert [code for code, _ in outcomes] == [0, 0, 0, 0], outcomes
+    named = docker("ps", "-a", "--filter", f"name=^{stack.name}$", "--format", "{{.ID}}")
+    assert len(named.stdout.split()) == 1
+    assert stack.healthy()
+    assert stack.network in stack.inspect("{{json .NetworkSettings.Networks}}")
