@@ -1,0 +1,81 @@
+"""Bad inputs through the real entry point (`invoke ...` as a subprocess), as a Jenkins job
+parameter would bring them: each is refused with one paragraph, a non-zero exit, no
+traceback, and no external command runs (PATH holds only recording stand-ins)."""
+
+import pytest
+
+from tests.unit.test_cli import invoke
+
+SHELLISH = ["a;b", "$(id)", "`id`", "a b", "a\nb", "-x", "é"]
+LONG_TAG = "a" * 129
+FIELDS = {
+    # setting variable (the same checks serve flags, .env and YAML): values it must refuse
+    "STAGINGKUB_REGISTRY_NAME": [*SHELLISH, "", "..", "x" * 129],
+    "STAGINGKUB_REGISTRY_IMAGE": [*SHELLISH, "", "..", "Registry:2", f"registry:{LONG_TAG}"],
+    "STAGINGKUB_REGISTRY_PORT": [*SHELLISH, "", "0", "65536", ".."],
+    "STAGINGKUB_REGISTRY_BIND_ADDRESS": [*SHELLISH, "", "..", "localhost"],
+    "STAGINGKUB_REGISTRY_VOLUME": [*SHELLISH, "", ".."],
+    "STAGINGKUB_REGISTRY_NETWORK": [*SHELLISH, "", ".."],
+    "STAGINGKUB_CLUSTER_NAME": [*SHELLISH, "", "..", "Rhdemo"],
+    "STAGINGKUB_IMAGE_NAME": [*SHELLISH, "", "..", "Rhdemo-api"],
+    "STAGINGKUB_DEPLOY_RELEASE": [*SHELLISH, "", "..", "Rhdemo"],
+    "STAGINGKUB_DEPLOY_NAMESPACE": [*SHELLISH, "", "..", "Rhdemo"],
+    "STAGINGKUB_DEPLOY_CHART": ["", "-x", "a\nb"],
+}
+CASES = [(name, value) for name, values in FIELDS.items() for value in values]
+
+
+def refused(result, log) -> None:
+    assert result.returncode != 0
+    assert result.stderr.startswith("stagingkub: "), result.stderr
+    assert "Traceback" not in result.stderr
+    assert "\n\n" not in result.stderr.strip()  # one paragraph
+    assert not log.exists(), log.read_text()
+
+
+@pytest.fixture
+def recording_path(tmp_path):
+    log = tmp_path / "calls.log"
+    for tool in ("docker", "kind", "kubectl", "helm", "java", "mvnw", "sh", "bash", "curl"):
+        stand_in = tmp_path / tool
+        stand_in.write_text(f'#!/bin/sh\necho {tool} "$@" >> {log}\n')
+        stand_in.chmod(0o755)
+    return str(tmp_path), log
+
+
+@pytest.mark.parametrize(("variable", "value"), CASES)
+def test_a_bad_setting_is_refused_before_any_command(recording_path, variable, value):
+    path, log = recording_path
+    result = invoke("deploy", "--version", "1.0.0", env={variable: value}, path=path)
+    refused(result, log)
+    assert variable in result.stderr
+
+
+@pytest.mark.parametrize("version", [*SHELLISH, "", LONG_TAG, "..", ".hidden"])
+@pytest.mark.parametrize("task", ["deploy", "image.build", "image.push", "deploy.helm"])
+def test_a_bad_version_is_refused_before_any_command(recording_path, task, version):
+    path, log = recording_path
+    refused(invoke(task, "--version", version, path=path), log)
+
+
+@pytest.mark.parametrize("value", ["a;b", "$(id)", "a b", "-x", "é"])
+def test_a_bad_profile_name_is_refused(recording_path, value):
+    path, log = recording_path
+    refused(invoke("deploy", "--version", "1.0.0", "--profile", value, path=path), log)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [("port", "'5000;id'"), ("name", "'a b'"), ("image", "'Registry:2'")]
+)
+def test_yaml_and_env_file_values_are_checked_alike(recording_path, tmp_path, key, value):
+    path, log = recording_path
+    profile = tmp_path / "bad.yaml"
+    profile.write_text(f"registry:\n  {key}: {value}\n")
+    refused(invoke("deploy", "--version", "1.0.0", "--profile", str(profile), path=path), log)
+    env_file = tmp_path / "bad.env"
+    env_file.write_text(f"STAGINGKUB_REGISTRY_{key.upper()}={value}\n")
+    result = invoke(
+        "deploy", "--version", "1.0.0", env={"STAGINGKUB_ENV_FILE": str(env_file)}, path=path
+    )
+    refused(result, log)
+    assert "bad.env:1" in result.stderr
