@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import shlex
 import shutil
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,12 @@ INSTALL_HINTS = {
 
 
 PROGRESS_EVERY = 10.0  # seconds between "still waiting" lines; output.progress_every
+
+
+class Interrupted(StagingkubError):
+    """SIGINT/SIGTERM arrived while a command ran; the command got it too."""
+
+    exit_code = 130
 
 
 class ToolMissing(StagingkubError):
@@ -72,7 +80,7 @@ class Runner:
         echo_format = "{command}" if self.dry else "+ {command}"
         in_stream = io.StringIO(stdin) if stdin is not None else False
         beat = progress(waits) if waits and not self.dry else _quiet()
-        with beat:
+        with beat, forward_signals() as received:
             result = self.context.run(
                 command,
                 echo=True,
@@ -81,6 +89,14 @@ class Runner:
                 hide=hide,
                 in_stream=in_stream,
             )
+        if received:
+            name = signal.Signals(received[0]).name
+            stop = Interrupted(
+                f"Stopped by {name}: it was passed on to `{command}`, which exited with "
+                f"{result.exited}. Re-run the task when ready; it resumes from the state it finds."
+            )
+            stop.exit_code = 128 + received[0]
+            raise stop
         if result.exited != 0 and not warn:
             raise CommandFailed(command, result.exited, result.stderr)
         return result
@@ -135,6 +151,51 @@ def progress(what: str, every: float | None = None):
         if terminal:
             sys.stderr.write("\r\033[K")
             sys.stderr.flush()
+
+
+def _children(pid: int) -> list[int]:
+    """Direct child processes of pid (Linux /proc; `pgrep -P` elsewhere)."""
+    found = []
+    proc = Path("/proc")
+    if proc.is_dir():
+        for entry in proc.iterdir():
+            if entry.name.isdigit():
+                try:
+                    stat = (entry / "stat").read_text()
+                except OSError:
+                    continue
+                if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+        return found
+    import subprocess
+
+    output = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(line) for line in output.split()]
+
+
+@contextlib.contextmanager
+def forward_signals():
+    """Pass SIGINT and SIGTERM on to the running command (so helm can mark its release
+    failed), let it finish, then stop: the caller sees what arrived in the yielded list."""
+    import threading
+
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+
+    def handler(signum, frame) -> None:
+        received.append(signum)
+        for child in _children(os.getpid()):
+            with contextlib.suppress(OSError):
+                os.kill(child, signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 @contextlib.contextmanager

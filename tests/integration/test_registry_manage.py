@@ -169,3 +169,50 @@ def test_a_long_wait_prints_timestamped_lines_off_a_terminal(running):
     )
     assert len(waits) >= 2 and waits[0][0] == f"{running.url}/v2/"
     assert "did not answer" in result.stderr and "within 3 s" in result.stderr
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_a_signal_reaches_the_running_command_and_nothing_is_left_running(running, tmp_path, sig):
+    """Jenkins aborts a job with SIGTERM: the command the task runs gets it too (helm can
+    then mark its release failed), and no process of the tool outlives it."""
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from stagingkub.settings import ROOT
+
+    log = tmp_path / "docker.log"
+    bin_dir = tmp_path / "recording-bin"
+    bin_dir.mkdir()
+    (bin_dir / "docker").write_text(
+        "#!/bin/sh\n"
+        f"trap 'echo got-$1-signal >> {log}; exit 143' TERM\n"
+        f"trap 'echo got-$1-signal >> {log}; exit 130' INT\n"
+        f'echo "started $$" >> {log}\n'
+        "while true; do sleep 0.1; done\n"
+    )
+    (bin_dir / "docker").chmod(0o755)
+    env = running.env(PATH=f"{bin_dir}:{os.environ['PATH']}")
+    assert shutil.which("docker", path=env["PATH"]) == str(bin_dir / "docker")
+    task = subprocess.Popen(
+        [sys.executable, "-m", "invoke", "registry.logs", "--follow"],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not (log.exists() and "started" in log.read_text()):
+        assert time.monotonic() < deadline and task.poll() is None, task.stderr.read()
+        time.sleep(0.1)
+    child = int(log.read_text().split()[1])
+    task.send_signal(getattr(signal, sig))
+    _, stderr = task.communicate(timeout=30)
+    assert "got-" in log.read_text()  # the command received the signal
+    assert task.returncode == 128 + getattr(signal, sig)
+    assert f"Stopped by {sig}" in stderr and "Traceback" not in stderr
+    assert not os.path.exists(f"/proc/{child}")  # nothing left running
