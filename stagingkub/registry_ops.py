@@ -66,16 +66,23 @@ def _network_words(engine, spec: RegistrySpec) -> str:
 def _tolerate_concurrent_create(engine, spec: RegistrySpec, argv: list[str], result) -> None:
     """Another run (a parallel Jenkins job) may have done the same step a moment earlier:
     when what the step was for now holds, that is success; otherwise the failure stands."""
+    import time
+
     from stagingkub.errors import CommandFailed
     from stagingkub.registry import drift
 
-    state = docker_state.container(engine, spec.name)
-    done = {
-        "run": state is not None and not drift(spec, state),
-        "start": state is not None and state.running,
-        "network": state is not None and spec.network in state.networks,
-        "volume": docker_state.volume_exists(engine, spec.volume),
-    }.get(argv[1], False)
+    deadline = time.monotonic() + 15  # the other run may still be creating or starting it
+    while True:
+        state = docker_state.container(engine, spec.name)
+        done = {
+            "run": state is not None and not drift(spec, state),
+            "start": state is not None and state.running,
+            "network": state is not None and spec.network in state.networks,
+            "volume": docker_state.volume_exists(engine, spec.volume),
+        }.get(argv[1], False)
+        if done or time.monotonic() > deadline or argv[1] not in ("run", "start", "network"):
+            break
+        time.sleep(0.2)
     if not done:
         raise CommandFailed(shlex.join(argv), result.exited, result.stderr)
     say(f"`{shlex.join(argv)}` was already done by another run at the same time; going on.")
