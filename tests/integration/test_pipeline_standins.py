@@ -213,3 +213,26 @@ def test_standin_a_username_without_password_is_explained(app_stack):
     result = s.invoke("image.push", "--version", "5.0.1")
     assert result.returncode == 1
     assert "STAGINGKUB_REGISTRY_PASSWORD" in result.stderr and echoed(result.stdout) == []
+
+
+def test_standin_a_secret_never_appears_in_any_output_or_written_file(app_stack):
+    s = app_stack
+    secret = "Sup3r-s3cret-pw"
+    s.write_profile(username="ci")
+    env = {"STAGINGKUB_REGISTRY_PASSWORD": secret, "DOCKER_CONFIG": str(s.tmp / "docker-cfg")}
+    runs = [
+        s.invoke("diag.config", **env),
+        s.invoke("--dry", "deploy", "--version", "6.0.0", **env),
+        s.invoke("deploy", "--version", "6.0.0", **env),
+        s.invoke("diag.all", "--version", "6.0.0", "--format", "json", **env),
+        s.invoke("image.push", "--version", "no-such-version", **env),  # an error path
+    ]
+    assert runs[2].returncode == 0, runs[2].stderr
+    for run in runs:
+        assert secret not in run.stdout + run.stderr
+    dry = runs[1].stdout
+    assert 'printf %s "$STAGINGKUB_REGISTRY_PASSWORD" | docker login' in dry
+    written = [p for p in s.files_dir.rglob("*") if p.is_file()]
+    assert written and not any(secret in p.read_text(errors="replace") for p in written)
+    log = s.standin_log.read_text()
+    assert secret not in log  # no command line carried it
