@@ -1,6 +1,7 @@
 """Faults on the real engine: nothing is lost, every failure is said plainly."""
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -49,3 +50,83 @@ def test_a_full_registry_volume_fails_the_push_loudly_and_loses_nothing(stack, t
     assert docker("pull", small, check=False, timeout=120).returncode == 0
     assert docker("volume", "inspect", stack.volume, check=False).returncode == 0
     assert stack.healthy()
+
+
+def test_the_registry_killed_during_a_push(stack, tmp_path):
+    """A docker wrapper freezes the registry as the push starts, then `docker kill`s it: the
+    push fails plainly; registry.create brings the registry back; the push then succeeds;
+    the earlier tag still pulls."""
+    import shutil
+
+    stack.make_network()
+    assert stack.invoke("registry.create").returncode == 0
+    earlier = stack.push("1.0.0")
+    name = f"{stack.prefix}-app"
+    stack.base["image"] = {"name": name}
+    stack.write_profile()
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "blob").write_bytes(os.urandom(2_000_000))
+    (app / "Dockerfile").write_text("FROM scratch\nCOPY blob /blob\n")
+    images._build(f"{name}:2.0.0", LABELS, str(app))
+
+    real = shutil.which("docker")
+    wrapper_dir = tmp_path / "bin"
+    wrapper_dir.mkdir()
+    (wrapper_dir / "docker").write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = push ]; then\n'
+        f"  kill -STOP $({real} inspect -f '{{{{.State.Pid}}}}' {stack.name})\n"
+        f'  {real} "$@" & pushing=$!\n'
+        f"  sleep 1; {real} kill {stack.name} >/dev/null\n"
+        "  wait $pushing; exit $?\n"
+        "fi\n"
+        f'exec {real} "$@"\n'
+    )
+    (wrapper_dir / "docker").chmod(0o755)
+    killed = stack.invoke(
+        "image.push", "--version", "2.0.0", PATH=f"{wrapper_dir}:{os.environ['PATH']}"
+    )
+    assert killed.returncode != 0
+    assert "Command failed with exit code" in killed.stderr and "docker push" in killed.stderr
+    assert "Traceback" not in killed.stderr
+
+    back = stack.invoke("registry.create")
+    assert back.returncode == 0, back.stderr
+    assert echoed(back.stdout)[0] == f"docker start {stack.name}"
+    again = stack.invoke("image.push", "--version", "2.0.0")
+    assert again.returncode == 0, again.stderr
+    assert stack.tags(name) == ["2.0.0"] and stack.tags() == ["1.0.0"]
+    docker("rmi", earlier)
+    assert docker("pull", earlier, check=False, timeout=120).returncode == 0
+
+
+@pytest.mark.skipif(
+    os.environ.get("STAGINGKUB_TEST_RESTART_DOCKERD") != "1",
+    reason="restarts the Docker daemon: only where the run started dockerd itself "
+    "(.ci/run sets STAGINGKUB_TEST_RESTART_DOCKERD=1)",
+)
+def test_dockerd_restarted_the_registry_comes_back_with_data_and_networks(stack, tmp_path):
+    import signal
+    import subprocess
+    import time
+
+    stack.make_network()
+    assert stack.invoke("registry.create").returncode == 0
+    stack.push("1.0.0")
+    pid = int(Path("/var/run/docker.pid").read_text())
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 60
+    while os.path.exists(f"/proc/{pid}"):
+        assert time.monotonic() < deadline, "dockerd did not stop"
+        time.sleep(0.2)
+    with open(tmp_path / "dockerd.log", "w") as log:
+        subprocess.Popen(["dockerd"], stdout=log, stderr=log, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not stack.healthy():
+        assert time.monotonic() < deadline, "the registry did not come back"
+        time.sleep(0.5)
+    status = stack.invoke("diag.registry")
+    assert status.returncode == 0 and " ok " in status.stdout, status.stdout
+    assert stack.tags() == ["1.0.0"]
+    assert stack.network in stack.inspect("{{json .NetworkSettings.Networks}}")

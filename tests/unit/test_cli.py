@@ -152,3 +152,8 @@ def test_all_missing_tools_are_named_at_once(tmp_path):
     for tool in ("docker", "kind", "kubectl", "helm"):
         assert tool in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_env_and_generated_files_are_git_ignored():
+    ignored = (ROOT / ".gitignore").read_text().splitlines()
+    assert ".env" in ignored and "/.stagingkub/" in ignored
