@@ -193,15 +193,18 @@ def release_name(value: str, what: str) -> str:
     return value
 
 
+_PATH = re.compile(r"[A-Za-z0-9._/~+@:=,-]+")
+
+
 def path(value: str, what: str) -> str:
-    """A file or directory path that will appear on a command line."""
-    bad = not isinstance(value, str) or not value or value.startswith("-")
-    if not bad and any(ch in value for ch in "\n\r\0"):
-        bad = True
-    if bad:
+    """A file or directory path that will appear on a command line: portable characters
+    only (letters, digits, . _ / ~ + @ : = , -), not starting with '-'. Relative paths such
+    as ../rhdemo-api are fine: the app often sits beside this repository."""
+    if not isinstance(value, str) or not _PATH.fullmatch(value) or value.startswith("-"):
         raise InputError(
-            f"{what} is {_shown(value)}; give a non-empty path that does not start with '-' "
-            "and holds no line breaks (for example './helm/rhdemo')."
+            f"{what} is {_shown(value)}; give a non-empty path of letters, digits and "
+            ". _ / ~ + @ : = , - that does not start with '-' (for example './helm/rhdemo' or "
+            "'../rhdemo-api'): no spaces, shell characters or line breaks."
         )
     return value
 

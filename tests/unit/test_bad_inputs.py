@@ -20,7 +20,9 @@ FIELDS = {
     "STAGINGKUB_IMAGE_NAME": [*SHELLISH, "", "..", "Rhdemo-api"],
     "STAGINGKUB_DEPLOY_RELEASE": [*SHELLISH, "", "..", "Rhdemo"],
     "STAGINGKUB_DEPLOY_NAMESPACE": [*SHELLISH, "", "..", "Rhdemo"],
-    "STAGINGKUB_DEPLOY_CHART": ["", "-x", "a\nb"],
+    # a path may hold '..' (../rhdemo-api beside this repository is the usual layout)
+    "STAGINGKUB_DEPLOY_CHART": [*SHELLISH, ""],
+    "STAGINGKUB_IMAGE_APP_DIR": [*SHELLISH, ""],
 }
 CASES = [(name, value) for name, values in FIELDS.items() for value in values]
 
