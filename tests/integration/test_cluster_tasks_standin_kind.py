@@ -2,6 +2,8 @@
 kubectl and kind-node STAND-INS: the exact command sequence, each command really run.
 """
 
+import os
+
 import pytest
 
 from tasks import cluster as cluster_tasks
@@ -14,6 +16,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def env(kind_stack, monkeypatch):
+    for key in [k for k in os.environ if k.startswith("STAGINGKUB_")]:
+        monkeypatch.delenv(key)  # the developer's own settings must not leak in
     for key, value in kind_stack.env().items():
         monkeypatch.setenv(key, value)
     return kind_stack

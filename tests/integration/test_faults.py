@@ -102,9 +102,9 @@ def test_the_registry_killed_during_a_push(stack, tmp_path):
 
 
 @pytest.mark.skipif(
-    os.environ.get("STAGINGKUB_TEST_RESTART_DOCKERD") != "1",
+    os.environ.get("TEST_MAY_RESTART_DOCKERD") != "1",
     reason="restarts the Docker daemon: only where the run started dockerd itself "
-    "(.ci/run sets STAGINGKUB_TEST_RESTART_DOCKERD=1)",
+    "(.ci/run sets TEST_MAY_RESTART_DOCKERD=1)",
 )
 def test_dockerd_restarted_the_registry_comes_back_with_data_and_networks(stack, tmp_path):
     import signal

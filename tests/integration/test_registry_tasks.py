@@ -4,6 +4,8 @@ State is read from the real engine; each expected command, once matched, really
 runs (execute=True), so the exact sequence and its effect are both checked.
 """
 
+import os
+
 import pytest
 from invoke import Exit
 
@@ -16,6 +18,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def env(stack, monkeypatch):
+    for key in [k for k in os.environ if k.startswith("STAGINGKUB_")]:
+        monkeypatch.delenv(key)  # the developer's own settings must not leak in
     for key, value in stack.env().items():
         if key.startswith("STAGINGKUB_"):
             monkeypatch.setenv(key, value)
