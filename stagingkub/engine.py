@@ -177,18 +177,6 @@ class Engine:
     def info(self) -> dict:
         return self.get("/info") or {}
 
-    def read_file(self, container: str, path: str) -> str | None:
-        """A file inside a container (the archive endpoint: no exec, works on any image)."""
-        status, data = self.request(
-            "GET", f"/containers/{quote(container, safe='')}/archive?path={quote(path)}"
-        )
-        if status != 200:
-            return None
-        with tarfile.open(fileobj=io.BytesIO(data)) as archive:
-            member = next((m for m in archive.getmembers() if m.isfile()), None)
-            extracted = archive.extractfile(member) if member else None
-            return extracted.read().decode(errors="replace") if extracted else None
-
     def has_file(self, container: str, path: str) -> bool:
         """Whether path exists in the container (a stat through the archive API, no exec)."""
         status, _ = self.request(

@@ -2,25 +2,19 @@
 kubectl and kind-node STAND-INS: the exact command sequence, each command really run.
 """
 
-import os
-
 import pytest
 
 from tasks import cluster as cluster_tasks
 from tests.integration.test_registry_create import run_line, volume_line
 from tests.support.commands import expect_commands
-from tests.support.stack import docker, fetch, node_exec
+from tests.support.stack import docker, fetch, node_exec, use_stack_settings
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def env(kind_stack, monkeypatch):
-    for key in [k for k in os.environ if k.startswith("STAGINGKUB_")]:
-        monkeypatch.delenv(key)  # the developer's own settings must not leak in
-    for key, value in kind_stack.env().items():
-        monkeypatch.setenv(key, value)
-    return kind_stack
+    return use_stack_settings(kind_stack, monkeypatch)
 
 
 def create_line(s) -> str:

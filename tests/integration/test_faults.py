@@ -11,6 +11,20 @@ from tests.support.stack import LABELS, docker, echoed
 pytestmark = pytest.mark.integration
 
 
+def random_image(stack, tmp_path, version: str, size: int) -> str:
+    """A local image `<prefix>-app:version` with one layer of `size` random bytes, made the
+    stack's image.name; returns that name."""
+    name = f"{stack.prefix}-app"
+    stack.base["image"] = {"name": name}
+    stack.write_profile()
+    context = tmp_path / "random-image"
+    context.mkdir()
+    (context / "blob").write_bytes(os.urandom(size))
+    (context / "Dockerfile").write_text("FROM scratch\nCOPY blob /blob\n")
+    images._build(f"{name}:{version}", LABELS, str(context))
+    return name
+
+
 def test_a_full_registry_volume_fails_the_push_loudly_and_loses_nothing(stack, tmp_path):
     """The data volume is a 3 MB tmpfs: a 5 MB layer cannot fit (docker retries, ~50 s)."""
     docker(
@@ -29,14 +43,7 @@ def test_a_full_registry_volume_fails_the_push_loudly_and_loses_nothing(stack, t
     )
     assert stack.invoke("registry.create").returncode == 0
     small = stack.push("1.0.0")  # small: fits
-    name = f"{stack.prefix}-big"
-    stack.base["image"] = {"name": name}
-    stack.write_profile()
-    big = tmp_path / "big"
-    big.mkdir()
-    (big / "blob").write_bytes(os.urandom(5_000_000))
-    (big / "Dockerfile").write_text("FROM scratch\nCOPY blob /blob\n")
-    images._build(f"{name}:2.0.0", LABELS, str(big))
+    random_image(stack, tmp_path, "2.0.0", 5_000_000)
 
     result = stack.invoke("image.push", "--version", "2.0.0")
     assert result.returncode != 0
@@ -61,14 +68,7 @@ def test_the_registry_killed_during_a_push(stack, tmp_path):
     stack.make_network()
     assert stack.invoke("registry.create").returncode == 0
     earlier = stack.push("1.0.0")
-    name = f"{stack.prefix}-app"
-    stack.base["image"] = {"name": name}
-    stack.write_profile()
-    app = tmp_path / "app"
-    app.mkdir()
-    (app / "blob").write_bytes(os.urandom(2_000_000))
-    (app / "Dockerfile").write_text("FROM scratch\nCOPY blob /blob\n")
-    images._build(f"{name}:2.0.0", LABELS, str(app))
+    name = random_image(stack, tmp_path, "2.0.0", 2_000_000)
 
     real = shutil.which("docker")
     wrapper_dir = tmp_path / "bin"

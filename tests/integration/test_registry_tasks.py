@@ -4,26 +4,20 @@ State is read from the real engine; each expected command, once matched, really
 runs (execute=True), so the exact sequence and its effect are both checked.
 """
 
-import os
-
 import pytest
 from invoke import Exit
 
 from tasks import registry as registry_tasks
 from tests.integration.test_registry_create import run_line, volume_line
 from tests.support.commands import expect_commands
+from tests.support.stack import use_stack_settings
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def env(stack, monkeypatch):
-    for key in [k for k in os.environ if k.startswith("STAGINGKUB_")]:
-        monkeypatch.delenv(key)  # the developer's own settings must not leak in
-    for key, value in stack.env().items():
-        if key.startswith("STAGINGKUB_"):
-            monkeypatch.setenv(key, value)
-    return stack
+    return use_stack_settings(stack, monkeypatch)
 
 
 def test_create_on_a_clean_host_then_nothing(env):

@@ -92,15 +92,20 @@ def build_app_image(tag: str, labels: dict[str, str], content: str) -> None:
         _build(tag, labels, context)
 
 
+def present_or_pulled(wanted: str) -> bool:
+    """True when `wanted` is here already or a pull (bounded) brings it."""
+    if image_exists(wanted):
+        return True
+    try:
+        return _docker("pull", wanted, timeout=30).returncode == 0
+    except subprocess.TimeoutExpired:
+        return False
+
+
 def registry_image(wanted: str, fallback_tag: str, labels: dict[str, str]) -> str:
     """`wanted` if present or pullable, else a local build tagged fallback_tag."""
-    if image_exists(wanted):
+    if present_or_pulled(wanted):
         return wanted
-    try:
-        if _docker("pull", wanted, timeout=30).returncode == 0:
-            return wanted
-    except subprocess.TimeoutExpired:
-        pass
     if not image_exists(fallback_tag):
         build_registry_image(fallback_tag, labels)
     return fallback_tag
@@ -176,12 +181,6 @@ def build_busybox_image(tag: str, labels: dict[str, str]) -> None:
 def local_or_built(wanted: str, labels: dict[str, str], build) -> str:
     """`wanted` if present or pullable; else build it under that very name (so Dockerfiles
     that say FROM wanted build unchanged), labelled so the run removes it afterwards."""
-    if image_exists(wanted):
-        return wanted
-    try:
-        if _docker("pull", wanted, timeout=30).returncode == 0:
-            return wanted
-    except subprocess.TimeoutExpired:
-        pass
-    build(wanted, labels)
+    if not present_or_pulled(wanted):
+        build(wanted, labels)
     return wanted

@@ -239,3 +239,14 @@ def cleanup_run(client) -> None:
     for image in client.images.list(filters={"label": label}):
         for tag in image.tags:
             client.images.remove(tag, force=True)
+
+
+def use_stack_settings(stack: Stack, monkeypatch) -> Stack:
+    """For task functions called in-process: the stack's STAGINGKUB_ settings, and none of
+    the developer's own."""
+    for key in [k for k in os.environ if k.startswith("STAGINGKUB_")]:
+        monkeypatch.delenv(key)
+    for key, value in stack.env().items():
+        if key.startswith("STAGINGKUB_") or key.startswith("STANDIN_") or key == "PATH":
+            monkeypatch.setenv(key, value)
+    return stack
