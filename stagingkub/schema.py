@@ -90,7 +90,7 @@ SCHEMA: dict[str, dict[str, Spec]] = {
     },
     "deploy": {
         "release": Spec(str, validate.release_name, "Helm release name (rhdemo)."),
-        "chart": Spec(str, validate.path, "Helm chart path (./helm/rhdemo)."),
+        "chart": Spec(str, validate.chart_path, "Helm chart path (./helm/rhdemo)."),
         "namespace": Spec(str, validate.namespace, "Kubernetes namespace (rhdemo-staging)."),
         "timeout": Spec(str, validate.duration, "helm --timeout (5m)."),
         "wait": Spec(bool, None, "helm --wait: until the pods are ready (true)."),

@@ -322,3 +322,14 @@ def gigabytes(value: object, what: str) -> float:
     if isinstance(value, bool) or number < 0:
         raise InputError(f"{what} is {value!r}; give a number of gigabytes such as 5.")
     return number
+
+
+def chart_path(value: str, what: str) -> str:
+    """The Helm chart directory: a path inside this repository (no '..'), or an absolute one."""
+    path(value, what)
+    if ".." in value.split("/"):
+        raise InputError(
+            f"{what} is {value!r}; a relative chart path stays inside this repository (no "
+            "'..'): give an absolute path for a chart that lives elsewhere."
+        )
+    return value

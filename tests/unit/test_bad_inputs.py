@@ -20,8 +20,8 @@ FIELDS = {
     "STAGINGKUB_IMAGE_NAME": [*SHELLISH, "", "..", "Rhdemo-api"],
     "STAGINGKUB_DEPLOY_RELEASE": [*SHELLISH, "", "..", "Rhdemo"],
     "STAGINGKUB_DEPLOY_NAMESPACE": [*SHELLISH, "", "..", "Rhdemo"],
-    # a path may hold '..' (../rhdemo-api beside this repository is the usual layout)
-    "STAGINGKUB_DEPLOY_CHART": [*SHELLISH, ""],
+    "STAGINGKUB_DEPLOY_CHART": [*SHELLISH, "", "..", "../charts/rhdemo"],
+    # image.app_dir may hold '..': ../rhdemo-api beside this repository is the usual layout
     "STAGINGKUB_IMAGE_APP_DIR": [*SHELLISH, ""],
 }
 CASES = [(name, value) for name, values in FIELDS.items() for value in values]
@@ -60,7 +60,7 @@ def test_a_bad_version_is_refused_before_any_command(recording_path, task, versi
     refused(invoke(task, "--version", version, path=path), log)
 
 
-@pytest.mark.parametrize("value", ["a;b", "$(id)", "a b", "-x", "é"])
+@pytest.mark.parametrize("value", ["a;b", "$(id)", "`id`", "a b", "a\nb", "-x", "é", ".."])
 def test_a_bad_profile_name_is_refused(recording_path, value):
     path, log = recording_path
     refused(invoke("deploy", "--version", "1.0.0", "--profile", value, path=path), log)
