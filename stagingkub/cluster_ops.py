@@ -133,7 +133,10 @@ def execute(runner: Runner, plan: ClusterPlan) -> None:
 
 def create(runner: Runner, settings, *, ensure_registry: bool = True) -> None:
     """cluster.create: the registry, the cluster, and the wiring between them (idempotent)."""
-    require_tools(["docker", "kind", "kubectl"])
+    if ensure_registry:  # the pipeline ran the preflight for every step already
+        from stagingkub import preflight
+
+        preflight.require(["docker", "kind", "kubectl"], settings)
     spec = ClusterSpec.from_settings(settings)
     engine = docker_state.client()
     if ensure_registry:

@@ -227,7 +227,7 @@ def check_tools(probe: Probe) -> Result:
     names = ["docker", "kind", "kubectl", "helm"]
     if probe.settings.image.strategy == "mvnw":
         names.append("java")
-    tools = preflight.inspect_all(names)
+    tools = preflight.inspect_all(names, probe.settings)
     evidence = [
         f"{t.name}: {t.version or 'found' if t.found else 'NOT FOUND'}"
         + (f" ({t.problem})" if t.problem else "")

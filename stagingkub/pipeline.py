@@ -29,7 +29,7 @@ def run(runner: Runner, settings, version: str, *, skip_build: bool = False) -> 
     tools = ["docker", "kind", "kubectl", "helm"]
     if not skip_build:
         tools += image_ops.build_tools(image)
-    preflight.require(tools)  # every missing tool named at once, before any change
+    preflight.require(tools, settings)  # every missing tool named at once, before any change
     if not skip_build:
         image_ops.check_build_inputs(image)
     engine = docker_state.client()

@@ -44,7 +44,7 @@ def helm_version() -> str:
     return _output(["helm", "version", "--template", "{{.Version}}"])
 
 
-def inspect(name: str) -> Tool:
+def inspect(name: str, kind_floor: tuple[int, int, int] | None = (0, 20, 0)) -> Tool:
     """One tool: found, its version, and what is wrong with it."""
     if name == "docker":
         return _docker()
@@ -63,8 +63,12 @@ def inspect(name: str) -> Tool:
     if name == "kind":
         version = parse_version(_output(["kind", "version"]))
         shown = ".".join(map(str, version)) if version else "?"
-        old = version is not None and version < (0, 20, 0)
-        return Tool(name, True, shown, "kind v0.20 or newer is needed" if old else "")
+        old = kind_floor is not None and version is not None and version < kind_floor
+        problem = (
+            f"kind v{shown} is older than v0.20, which the default registry wiring needs "
+            "(cluster.wiring: mirrors is for node images older than v0.20)"
+        )
+        return Tool(name, True, shown, problem if old else "")
     if name == "helm":
         text = helm_version()
         major = text.lstrip("v").split(".")[0]
@@ -90,13 +94,19 @@ def _docker() -> Tool:
     return Tool("docker", True, engine.version().get("Version", "?"))
 
 
-def inspect_all(names: list[str]) -> list[Tool]:
-    return [inspect(name) for name in dict.fromkeys(names)]
+def kind_floor(settings) -> tuple[int, int, int] | None:
+    """kind v0.20+ for the default config_path wiring; the legacy mirrors form has none."""
+    return (0, 20, 0) if settings.cluster.wiring == "hosts" else None
 
 
-def require(names: list[str]) -> list[Tool]:
+def inspect_all(names: list[str], settings=None) -> list[Tool]:
+    floor = kind_floor(settings) if settings is not None else (0, 20, 0)
+    return [inspect(name, floor) for name in dict.fromkeys(names)]
+
+
+def require(names: list[str], settings=None) -> list[Tool]:
     """Stop before any change when a needed tool is missing or too old, naming all at once."""
-    tools = inspect_all(names)
+    tools = inspect_all(names, settings)
     bad = [tool for tool in tools if not tool.ok]
     if bad:
         lines = [

@@ -35,6 +35,9 @@ def main(argv: list[str]) -> int:
     if os.environ.get("STANDIN_LOG"):
         with open(os.environ["STANDIN_LOG"], "a") as log:
             log.write(json.dumps(["kubectl", *argv]) + "\n")
+    if argv[:1] == ["version"]:
+        print(json.dumps({"clientVersion": {"gitVersion": "v1.32.0-standin"}}))
+        return 0
     context = option(argv, "--context") or "default"
     if not cluster_up(context):
         sys.stderr.write(
