@@ -45,6 +45,7 @@ SIZES = {"full": {"reps": 7, "repos": 100, "tags": 20}, "tiny": {"reps": 1, "rep
 VERSION = "1.0.0"
 HEAVY = ("docker", "httpx", "ruamel", "dotenv")
 CHECKS = (
+    "tools",
     "docker",
     "registry",
     "network",
