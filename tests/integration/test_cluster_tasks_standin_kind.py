@@ -5,6 +5,7 @@ kubectl and kind-node STAND-INS: the exact command sequence, each command really
 import pytest
 
 from tasks import cluster as cluster_tasks
+from tests.integration.test_cluster_standin_kind import apply_line, wiring_lines
 from tests.integration.test_registry_create import run_line, volume_line
 from tests.support.commands import expect_commands
 from tests.support.stack import docker, fetch, node_exec, use_stack_settings
@@ -26,16 +27,7 @@ def create_line(s) -> str:
 
 
 def wiring(s) -> list[str]:
-    node = f"{s.cluster}-control-plane"
-    return [
-        f"docker exec {node} mkdir -p /etc/containerd/certs.d",
-        f"docker cp {s.files_dir / s.cluster / 'certs.d'}/. {node}:/etc/containerd/certs.d/",
-    ]
-
-
-def apply(s) -> str:
-    configmap = s.files_dir / s.cluster / "local-registry-hosting.yaml"
-    return f"kubectl --context kind-{s.cluster} apply -f {configmap}"
+    return wiring_lines(s, f"{s.cluster}-control-plane")
 
 
 def connect(s) -> str:
@@ -46,8 +38,8 @@ def test_standin_kind_task_sequences_clean_correct_missing_detached(env):
     node = f"{env.cluster}-control-plane"
     # a clean host
     with expect_commands(
-        volume_line(env), run_line(env), create_line(env), connect(env), *wiring(env), apply(env),
-        execute=True,
+        volume_line(env), run_line(env), create_line(env), connect(env), *wiring(env),
+        apply_line(env), execute=True,
     ) as c:  # fmt: skip
         cluster_tasks.create(c)
     # an existing cluster with correct wiring: nothing
