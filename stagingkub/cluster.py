@@ -11,6 +11,7 @@ from pathlib import Path
 
 from stagingkub.errors import StateError
 from stagingkub.kind_config import (
+    CA_NAME,
     CERTS_DIR,
     CONTAINERD_CONFIG,
     Wiring,
@@ -67,7 +68,7 @@ class ClusterSpec:
             wait=c.wait,
             context=c.context or f"kind-{c.name}",
             network=r.network,
-            wiring=Wiring(registry_name=r.name, host_port=r.port, host=r.host, mode=c.wiring),
+            wiring=_wiring(settings),
             files_dir=files_dir / c.name,
             user_config=config_text,
             user_config_label=label,
@@ -86,12 +87,31 @@ class ClusterSpec:
         return self.files_dir / "local-registry-hosting.yaml"
 
 
+def _wiring(settings) -> Wiring:
+    from stagingkub.registry import RegistrySpec
+    from stagingkub.registry_api import basic_auth
+
+    r = settings.registry
+    registry = RegistrySpec.from_settings(settings)
+    return Wiring(
+        registry_name=r.name,
+        host_port=r.port,
+        host=r.host,
+        mode=settings.cluster.wiring,
+        tls=r.tls,
+        ca_file=registry.cafile or "",
+        auth_header=basic_auth(r.username, r.password) if r.auth and r.password else "",
+        username=r.username if r.auth else "",
+    )
+
+
 @dataclass(frozen=True)
 class NodeState:
     """What one node's containerd configuration says."""
 
     name: str
     hosts_files: dict[str, str | None]  # certs.d sub-directory -> hosts.toml text, None if absent
+    ca_files: dict[str, str | None] = field(default_factory=dict)  # same, for ca.crt
     config_path: str | None = CERTS_DIR
     has_mirrors: bool = False
     containerd_version: tuple[int, int, int] | None = None
@@ -108,7 +128,9 @@ class ClusterState:
 @dataclass(frozen=True)
 class WriteFile:
     path: Path
-    text: str
+    text: str = field(repr=False)
+    private: bool = False  # holds a credential: mode 0600, and --dry prints shell_text
+    shell_text: str = field(default="", repr=False)
 
 
 @dataclass
@@ -184,17 +206,14 @@ def plan_wiring(spec: ClusterSpec, state: ClusterState) -> ClusterPlan:
         plan.steps.append(["docker", "network", "connect", spec.network, spec.wiring.registry_name])
         plan.repairs.append(f"connected {spec.wiring.registry_name} to the {spec.network} network")
     if spec.wiring.mode == "hosts":
-        wanted = spec.wiring.hosts_files()
-        stale = [node for node in state.nodes if _wrong_files(node, wanted)]
+        wanted, cas = spec.wiring.hosts_files(), spec.wiring.ca_files()
+        stale = [node for node in state.nodes if _wrong_files(node, wanted, cas)]
         if stale:
-            plan.steps += [
-                WriteFile(spec.certs_dir / host / "hosts.toml", text)
-                for host, text in wanted.items()
-            ]
+            plan.steps += _hosts_steps(spec, wanted, cas)
         for node in stale:
             plan.steps.append(["docker", "exec", node.name, "mkdir", "-p", CERTS_DIR])
             plan.steps.append(["docker", "cp", f"{spec.certs_dir}/.", f"{node.name}:{CERTS_DIR}/"])
-            plan.repairs.append(f"{node.name}: wrote " + ", ".join(_wrong_files(node, wanted)))
+            plan.repairs.append(f"{node.name}: wrote " + ", ".join(_wrong_files(node, wanted, cas)))
     if state.configmap is None or _normal(state.configmap) != _normal(hosting(spec.wiring)):
         plan.steps.append(WriteFile(spec.configmap_file, registry_configmap(spec.wiring)))
         plan.steps.append(
@@ -205,11 +224,28 @@ def plan_wiring(spec: ClusterSpec, state: ClusterState) -> ClusterPlan:
     return plan
 
 
-def _wrong_files(node: NodeState, wanted: dict[str, str]) -> list[str]:
-    return [
+def _hosts_steps(spec: ClusterSpec, wanted: dict[str, str], cas: dict[str, str]) -> list:
+    """The local certs.d folder copied into the nodes: hosts.toml (0600 when it carries the
+    login header; --dry then computes the header from the environment) and the CA."""
+    private = bool(spec.wiring.auth_header)
+    shown = spec.wiring.hosts_files(spec.wiring.shell_authorization()) if private else {}
+    steps = [
+        WriteFile(spec.certs_dir / host / "hosts.toml", text, private, shown.get(host, ""))
+        for host, text in wanted.items()
+    ]
+    return steps + [WriteFile(spec.certs_dir / host / CA_NAME, pem) for host, pem in cas.items()]
+
+
+def _wrong_files(node: NodeState, wanted: dict[str, str], cas: dict[str, str]) -> list[str]:
+    wrong = [
         f"{CERTS_DIR}/{host}/hosts.toml"
         for host, text in wanted.items()
         if node.hosts_files.get(host) is None or _normal(node.hosts_files[host]) != _normal(text)
+    ]
+    return wrong + [
+        f"{CERTS_DIR}/{host}/{CA_NAME}"
+        for host, pem in cas.items()
+        if _normal(node.ca_files.get(host) or "") != _normal(pem)
     ]
 
 

@@ -16,7 +16,13 @@ from stagingkub.cluster import (
     predicted_state,
 )
 from stagingkub.errors import StateError
-from stagingkub.kind_config import CERTS_DIR, CONTAINERD_CONFIG, configmap_data, parse_version
+from stagingkub.kind_config import (
+    CA_NAME,
+    CERTS_DIR,
+    CONTAINERD_CONFIG,
+    configmap_data,
+    parse_version,
+)
 from stagingkub.registry import RegistrySpec
 from stagingkub.runner import Runner, confirm, require_tool, require_tools, say
 
@@ -70,15 +76,16 @@ def read_node(engine, name: str, spec: ClusterSpec, with_version: bool = False) 
 
     files = engine.read_tree(name, CONTAINERD_CONFIG.rsplit("/", 1)[0])  # /etc/containerd
     config_path, has_mirrors = containerd_registry_state(files.get(CONTAINERD_CONFIG, ""))
-    hosts = {
-        host: files.get(f"{CERTS_DIR}/{host}/hosts.toml") for host in spec.wiring.hosts_files()
-    }
+    names = spec.wiring.hosts_files()
+    hosts = {host: files.get(f"{CERTS_DIR}/{host}/hosts.toml") for host in names}
+    cas = {host: files.get(f"{CERTS_DIR}/{host}/{CA_NAME}") for host in names}
     version = None
     if with_version or has_mirrors or spec.wiring.mode == "mirrors" or config_path != CERTS_DIR:
         version = parse_version(engine.exec(name, ["containerd", "--version"])[1])
     return NodeState(
         name=name,
         hosts_files=hosts,
+        ca_files=cas,
         config_path=config_path,
         has_mirrors=has_mirrors,
         containerd_version=version,
@@ -125,7 +132,9 @@ def read_state(engine, spec: ClusterSpec, with_version: bool = False) -> Cluster
 def execute(runner: Runner, plan: ClusterPlan) -> None:
     for step in plan.steps:
         if isinstance(step, WriteFile):
-            runner.write_file(step.path, step.text)
+            runner.write_file(
+                step.path, step.text, private=step.private, shell_text=step.shell_text
+            )
         else:
             creating = "create" in step and "cluster" in step
             runner.run(step, waits="kind create cluster" if creating else "")

@@ -11,7 +11,7 @@ from stagingkub.checks import FAIL, OK, WARN, Probe, Result
 from stagingkub.errors import DockerUnavailable
 from stagingkub.image import ImageSpec
 from stagingkub.registry import RegistrySpec
-from stagingkub.registry_api import RegistryAPI, quick_ping
+from stagingkub.registry_api import quick_ping
 from stagingkub.registry_ops import human_size
 
 API_TIMEOUT = 5.0
@@ -75,7 +75,7 @@ def check_registry(probe: Probe) -> Result:
         if holder:
             fix += f", after freeing port {spec.port} (held by {holder}) or choosing registry.port"
         return Result("registry", FAIL, f"container {spec.name} is {what}", evidence, fix=fix)
-    healthy, seen = quick_ping(spec.url, timeout=API_TIMEOUT)
+    healthy, seen = quick_ping(spec.url, timeout=API_TIMEOUT, cafile=spec.cafile)
     bindings = [(ip or "0.0.0.0", port) for ip, port in state.port_bindings]
     evidence = [
         f"GET {spec.url}/v2/ -> {seen}",
@@ -123,7 +123,7 @@ def _port_holder(client, spec: RegistrySpec) -> str | None:
 def check_images(probe: Probe) -> Result:
     spec = registry_spec(probe)
     image = ImageSpec.from_settings(probe.settings, probe.version or "latest")
-    with RegistryAPI(spec.url, timeout=API_TIMEOUT) as api:
+    with spec.api(API_TIMEOUT) as api:
         catalog = api.catalog()
         tags = api.tags(image.name) if image.name in catalog else []
         evidence = [
@@ -162,7 +162,7 @@ def check_disk(probe: Probe) -> Result:
     size = docker_state.volume_size(client, volume, docker_df(probe))
     evidence.append(f"volume {volume}: {human_size(size) if size is not None else 'absent'}")
     if state is not None and state.running:
-        with RegistryAPI(spec.url, timeout=API_TIMEOUT) as api:
+        with spec.api(API_TIMEOUT) as api:
             usage = api.usage()
         evidence.append(
             f"{usage.repositories} repositories, {usage.tags} tags: "

@@ -30,6 +30,7 @@ class ContainerState:
     env: list[str]
     restart_policy: str
     networks: list[str] = field(default_factory=list)
+    binds: dict[str, str] = field(default_factory=dict)  # destination -> host path
 
     @property
     def running(self) -> bool:
@@ -73,6 +74,11 @@ def state_from_attrs(attrs: dict) -> ContainerState:
         env=config.get("Env") or [],
         restart_policy=(host_config.get("RestartPolicy") or {}).get("Name", ""),
         networks=sorted((attrs.get("NetworkSettings") or {}).get("Networks") or {}),
+        binds={
+            m["Destination"]: m.get("Source", "")
+            for m in attrs.get("Mounts") or []
+            if m.get("Type") == "bind" and m.get("Destination")
+        },
     )
 
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-
-LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
 @dataclass(frozen=True)
@@ -21,12 +19,25 @@ class ImageSpec:
     context: Path
     registry_host: str  # localhost, or harbor.example.com
     registry_port: int
+    external: bool = False  # registry.mode external: Harbor, ECR, GHCR...
+    project: str = ""  # harbor project / GHCR owner: host/project/name
+    local_url: str = ""  # the local registry's API (https with registry.tls)
+    cafile: str | None = None
+    auth: tuple[str, str] | None = field(default=None, repr=False, compare=False)
+    scan: str = "never"  # auto | always | never
+    scan_severity: str = "HIGH,CRITICAL"
 
     @classmethod
     def from_settings(cls, settings, version: str) -> ImageSpec:
+        from stagingkub.registry import RegistrySpec
+
         i, r = settings.image, settings.registry
         app_dir = Path(i.app_dir)
         app_dir = (app_dir if app_dir.is_absolute() else settings.root / app_dir).resolve()
+        external = r.mode == "external"
+        local = RegistrySpec.from_settings(settings)
+        cafile = _external_ca(settings) if external else local.cafile
+        credentials = (r.username, r.password) if r.username else None
         return cls(
             name=i.name,
             version=version,
@@ -37,6 +48,13 @@ class ImageSpec:
             context=(app_dir / i.context).resolve(),
             registry_host=r.host,
             registry_port=r.port,
+            external=external,
+            project=r.project,
+            local_url="" if external else local.url,
+            cafile=cafile,
+            auth=credentials,
+            scan=i.scan,
+            scan_severity=i.scan_severity,
         )
 
     @property
@@ -45,13 +63,21 @@ class ImageSpec:
 
     @property
     def push_host(self) -> str:
+        """localhost:5000; an external registry on 443 is named without its port (ghcr.io)."""
         host = f"[{self.registry_host}]" if ":" in self.registry_host else self.registry_host
+        if self.external and self.registry_port == 443:
+            return host
         return f"{host}:{self.registry_port}"
 
     @property
+    def path(self) -> str:
+        """The repository inside the registry: rhdemo-api, or project/rhdemo-api."""
+        return f"{self.project}/{self.name}" if self.project else self.name
+
+    @property
     def repository(self) -> str:
-        """What pods pull: localhost:5000/rhdemo-api."""
-        return f"{self.push_host}/{self.name}"
+        """What pods pull: localhost:5000/rhdemo-api (harbor.example.com/team/rhdemo-api)."""
+        return f"{self.push_host}/{self.path}"
 
     @property
     def remote_ref(self) -> str:
@@ -59,14 +85,26 @@ class ImageSpec:
 
     @property
     def is_local_registry(self) -> bool:
-        return self.registry_host in LOCAL_HOSTS
+        return not self.external
 
     @property
     def registry_url(self) -> str:
-        scheme = "http" if self.is_local_registry else "https"
-        host = "127.0.0.1" if self.registry_host == "localhost" else self.registry_host
-        host = f"[{host}]" if ":" in host else host
-        return f"{scheme}://{host}:{self.registry_port}"
+        """Where the API answers: the local registry's published port, or https://host."""
+        if not self.external:
+            return self.local_url
+        return f"https://{self.push_host}"
+
+    def api(self, timeout: float = 10.0):
+        from stagingkub.registry_api import RegistryAPI
+
+        return RegistryAPI(self.registry_url, timeout, auth=self.auth, cafile=self.cafile)
+
+
+def _external_ca(settings) -> str | None:
+    if not settings.registry.ca_file:
+        return None
+    path = Path(settings.registry.ca_file)
+    return str(path if path.is_absolute() else settings.root / path)
 
 
 def build_argv(spec: ImageSpec) -> tuple[list[str], Path | None]:

@@ -9,7 +9,7 @@ import shlex
 from stagingkub import docker_state, preflight
 from stagingkub.errors import StateError
 from stagingkub.image import ImageSpec, build_argv, login_argv, push_argv, tag_argv
-from stagingkub.registry_api import RegistryAPI, RegistryHTTPError
+from stagingkub.registry_api import RegistryHTTPError
 from stagingkub.runner import Runner, require_tools, say
 
 _PUSH_DIGEST = re.compile(r"digest: (sha256:[0-9a-f]{64})")
@@ -76,7 +76,7 @@ def _local_digests(image: dict, repository: str) -> set[str]:
     return digests
 
 
-def push(runner: Runner, spec: ImageSpec, *, username: str = "", password: str = "") -> str:
+def push(runner: Runner, spec: ImageSpec) -> str:
     """Tag and push unless the registry already holds this image; returns the manifest digest."""
     require_tools(["docker"])
     engine = docker_state.client()
@@ -86,8 +86,6 @@ def push(runner: Runner, spec: ImageSpec, *, username: str = "", password: str =
             f"There is no local image {spec.local_ref} to push. Build it first: "
             f"`invoke image.build --version {spec.version}`."
         )
-    if username or not spec.is_local_registry:
-        login(runner, spec, username, password)
     # Under --dry the build has not run, or the registry may not exist yet: plan the push.
     remote = _remote_digests(spec, dry=runner.dry) if image is not None else None
     if image is not None and remote and _local_digests(image, spec.repository) & set(remote):
@@ -96,6 +94,8 @@ def push(runner: Runner, spec: ImageSpec, *, username: str = "", password: str =
             runner.run(tag_argv(spec))
         say(f"The registry already holds {spec.remote_ref} ({remote[0]}): push skipped.")
         return remote[0]
+    if spec.auth or spec.external:
+        login(runner, spec)
     runner.run(tag_argv(spec))
     result = runner.run(push_argv(spec))
     if runner.dry:
@@ -105,14 +105,15 @@ def push(runner: Runner, spec: ImageSpec, *, username: str = "", password: str =
 
 def _remote_digests(spec: ImageSpec, dry: bool = False) -> tuple[str, str] | None:
     try:
-        with RegistryAPI(spec.registry_url, timeout=10.0) as api:
-            return api.digests(spec.name, spec.version)
+        with spec.api(10.0) as api:
+            return api.digests(spec.path, spec.version)
     except RegistryHTTPError as error:
         if dry:
             return None
+        where = "`invoke registry.status` tells whether it runs." if spec.is_local_registry else ""
         raise StateError(
             f"Cannot ask the registry at {spec.registry_url} about {spec.remote_ref}: "
-            f"{type(error).__name__}. Is it running? `invoke registry.status` tells."
+            f"{error} {where}".strip()
         ) from None
 
 
@@ -130,13 +131,14 @@ def verify_push(spec: ImageSpec, push_output: str) -> str:
     return remote[0]
 
 
-def login(runner: Runner, spec: ImageSpec, username: str, password: str) -> None:
-    if not username:
+def login(runner: Runner, spec: ImageSpec) -> None:
+    if not spec.auth:
         say(
-            f"{spec.push_host} is not a local registry and registry.username is not set: "
+            f"{spec.push_host} is an external registry and registry.username is not set: "
             "assuming `docker login` was done already."
         )
         return
+    username, password = spec.auth
     if not password:
         raise StateError(
             f"registry.username is set for {spec.push_host} but no password: set "

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
-from stagingkub.errors import ConfigError
+from stagingkub.errors import ConfigError, StateError
 
 CERTS_DIR = "/etc/containerd/certs.d"
+CA_NAME = "ca.crt"
 CONTAINERD_CONFIG = "/etc/containerd/config.toml"
 CONFIG_PATH_PATCH = f'[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "{CERTS_DIR}"'
 KIND_API_VERSION = "kind.x-k8s.io/v1alpha4"
@@ -29,6 +31,10 @@ class Wiring:
     host_port: int  # the port in image names: localhost:<host_port>/...
     host: str = "localhost"
     mode: str = "hosts"  # hosts | mirrors
+    tls: bool = False  # the registry speaks HTTPS with our CA (registry.tls)
+    ca_file: str = ""  # that CA on this machine, copied next to each hosts.toml
+    auth_header: str = field(default="", repr=False, compare=False)  # "Basic ..." (registry.auth)
+    username: str = ""  # for the --dry script, which reads the password from the environment
 
     @property
     def pull_host(self) -> str:
@@ -37,17 +43,46 @@ class Wiring:
 
     @property
     def endpoint(self) -> str:
-        """Where containerd really goes: http://kind-registry:5000."""
-        return f"http://{self.registry_name}:5000"
+        """Where containerd really goes: http://kind-registry:5000 (https with registry.tls)."""
+        return f"{'https' if self.tls else 'http'}://{self.registry_name}:5000"
 
     @property
     def in_network_host(self) -> str:
         return f"{self.registry_name}:5000"
 
-    def hosts_files(self) -> dict[str, str]:
-        """certs.d sub-directory -> hosts.toml text, for every name the nodes may pull by."""
+    def hosts_files(self, authorization: str | None = None) -> dict[str, str]:
+        """certs.d sub-directory -> hosts.toml text, for every name the nodes may pull by.
+        authorization replaces the real header (the --dry script's shell expansion)."""
         names = [self.pull_host, self.in_network_host]
-        return {name: hosts_toml(self.endpoint) for name in dict.fromkeys(names)}
+        header = self.auth_header if authorization is None else authorization
+        return {
+            name: hosts_toml(
+                self.endpoint,
+                ca=f"{CERTS_DIR}/{name}/{CA_NAME}" if self.tls else "",
+                authorization=header if self.auth_header else "",
+            )
+            for name in dict.fromkeys(names)
+        }
+
+    def shell_authorization(self) -> str:
+        """The header as the --dry script computes it: the password from the environment."""
+        return (
+            f"Basic $(printf '%s:%s' '{self.username}' \"$STAGINGKUB_REGISTRY_PASSWORD\" "
+            "| base64 | tr -d '\\n')"
+        )
+
+    def ca_files(self) -> dict[str, str]:
+        """certs.d sub-directory -> the CA that hosts.toml's `ca` points at (registry.tls)."""
+        if not self.tls:
+            return {}
+        try:
+            pem = Path(self.ca_file).read_text(encoding="ascii")
+        except OSError:
+            raise StateError(
+                f"registry.tls is on but its CA ({self.ca_file}) does not exist yet: run "
+                "`invoke registry.create` first (cluster.create and deploy do)."
+            ) from None
+        return {name: pem for name in self.hosts_files()}
 
     def patch(self) -> str:
         """The containerdConfigPatches entry for this mode."""
@@ -59,9 +94,15 @@ class Wiring:
         return CONFIG_PATH_PATCH
 
 
-def hosts_toml(endpoint: str) -> str:
-    """containerd's hosts.toml: pull and resolve from the registry over plain HTTP."""
-    return f'[host."{endpoint}"]\n  capabilities = ["pull", "resolve"]\n'
+def hosts_toml(endpoint: str, ca: str = "", authorization: str = "") -> str:
+    """containerd's hosts.toml: pull and resolve from the registry (over plain HTTP, or
+    HTTPS trusting our CA), with a static Authorization header when it needs a login."""
+    text = f'[host."{endpoint}"]\n  capabilities = ["pull", "resolve"]\n'
+    if ca:
+        text += f'  ca = "{ca}"\n'
+    if authorization:
+        text += f'  [host."{endpoint}".header]\n    authorization = ["{authorization}"]\n'
+    return text
 
 
 def _yaml():

@@ -37,9 +37,7 @@ def run(runner: Runner, settings, version: str, *, skip_build: bool = False) -> 
     cluster_ops.create(runner, settings, ensure_registry=False)
     if not skip_build:
         image_ops.build(runner, image, engine=engine, checked=True)
-    digest = image_ops.push(
-        runner, image, username=settings.registry.username, password=settings.registry.password
-    )
+    digest = image_ops.push(runner, image)
     release = release_spec(settings, image)
     helm_ops.deploy(runner, release)
     if runner.dry:

@@ -7,6 +7,7 @@ end read state through the SDK and run plans through the runner.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from stagingkub.docker_state import (
     MANAGED_LABEL,
@@ -19,6 +20,16 @@ from stagingkub.errors import StateError
 from stagingkub.registry_api import base_url
 
 DELETE_ENABLED = "REGISTRY_STORAGE_DELETE_ENABLED=true"
+SECURE_MOUNT = "/etc/stagingkub"  # the generated CA, certificate and htpasswd, read-only
+TLS_ENV = (
+    f"REGISTRY_HTTP_TLS_CERTIFICATE={SECURE_MOUNT}/server.crt",
+    f"REGISTRY_HTTP_TLS_KEY={SECURE_MOUNT}/server.key",
+)
+AUTH_ENV = (
+    "REGISTRY_AUTH=htpasswd",
+    "REGISTRY_AUTH_HTPASSWD_REALM=stagingkub",
+    f"REGISTRY_AUTH_HTPASSWD_PATH={SECURE_MOUNT}/htpasswd",
+)
 
 
 @dataclass(frozen=True)
@@ -33,10 +44,19 @@ class RegistrySpec:
     network: str
     health_timeout: float = 30.0
     extra_labels: tuple[tuple[str, str], ...] = ()
+    tls: bool = False
+    auth: bool = False
+    secure_dir: str = ""  # absolute host path of the generated files (tls or auth)
+    host: str = "localhost"
+    docker_certs_dir: str = "/etc/docker/certs.d"
+    username: str = ""
+    password: str = field(default="", repr=False, compare=False)
 
     @classmethod
     def from_settings(cls, settings) -> RegistrySpec:
         r = settings.registry
+        files_dir = Path(settings.cluster.files_dir)
+        files_dir = files_dir if files_dir.is_absolute() else settings.root / files_dir
         return cls(
             name=r.name,
             image=r.image,
@@ -46,7 +66,42 @@ class RegistrySpec:
             network=r.network,
             health_timeout=r.health_timeout,
             extra_labels=tuple(sorted(r.labels.items())),
+            tls=r.tls,
+            auth=r.auth,
+            secure_dir=str(files_dir.resolve() / f"registry-{r.name}"),
+            host=r.host,
+            docker_certs_dir=r.docker_certs_dir,
+            username=r.username,
+            password=r.password,
         )
+
+    @property
+    def secure(self) -> bool:
+        return self.tls or self.auth
+
+    @property
+    def secure_env(self) -> list[str]:
+        return [*(TLS_ENV if self.tls else ()), *(AUTH_ENV if self.auth else ())]
+
+    @property
+    def cafile(self) -> str | None:
+        return str(Path(self.secure_dir) / "ca.crt") if self.tls else None
+
+    @property
+    def credentials(self) -> tuple[str, str] | None:
+        return (self.username, self.password) if self.auth else None
+
+    def api(self, timeout: float = 5.0):
+        """A RegistryAPI client with this registry's scheme, CA and credentials."""
+        from stagingkub.registry_api import RegistryAPI
+
+        return RegistryAPI(self.url, timeout, auth=self.credentials, cafile=self.cafile)
+
+    @property
+    def push_host(self) -> str:
+        """How clients name it in image references: localhost:5000."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
 
     @property
     def labels(self) -> dict[str, str]:
@@ -59,7 +114,7 @@ class RegistrySpec:
 
     @property
     def url(self) -> str:
-        return base_url(self.bind_address, self.port)
+        return base_url(self.bind_address, self.port, "https" if self.tls else "http")
 
 
 def _label_args(labels: dict[str, str]) -> list[str]:
@@ -81,9 +136,20 @@ def run_argv(spec: RegistrySpec) -> list[str]:
         f"{spec.volume}:{REGISTRY_DATA}",
         "-e",
         DELETE_ENABLED,
+        *_secure_args(spec),
         *_label_args(spec.labels),
         spec.image,
     ]
+
+
+def _secure_args(spec: RegistrySpec) -> list[str]:
+    """TLS and htpasswd: the generated files mounted read-only, the registry told by env."""
+    if not spec.secure:
+        return []
+    args = ["-v", f"{spec.secure_dir}:{SECURE_MOUNT}:ro"]
+    for variable in spec.secure_env:
+        args += ["-e", variable]
+    return args
 
 
 def volume_create_argv(spec: RegistrySpec) -> list[str]:
@@ -123,6 +189,23 @@ def drift(spec: RegistrySpec, state: ContainerState) -> list[str]:
         differences.append("the delete API is off (REGISTRY_STORAGE_DELETE_ENABLED unset)")
     if state.restart_policy != "always":
         differences.append(f"restart policy is {state.restart_policy or 'no'!r}, wanted 'always'")
+    return differences + _secure_drift(spec, state)
+
+
+def _secure_drift(spec: RegistrySpec, state: ContainerState) -> list[str]:
+    differences = []
+    for wanted, variables, what in ((spec.tls, TLS_ENV, "TLS"), (spec.auth, AUTH_ENV, "auth")):
+        has = all(variable in state.env for variable in variables)
+        if has != wanted:
+            differences.append(
+                f"{what} is {'off' if wanted else 'on'}, settings want it "
+                f"{'on' if wanted else 'off'} (registry.{what.lower()})"
+            )
+    mounted = state.binds.get(SECURE_MOUNT)
+    if spec.secure and mounted != spec.secure_dir:
+        differences.append(
+            f"{SECURE_MOUNT} comes from {mounted or 'nowhere'}, settings want {spec.secure_dir}"
+        )
     return differences
 
 

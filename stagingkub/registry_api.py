@@ -7,8 +7,10 @@ and the CPU, not the registry, was the bound (bench/, registry.ls).
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
+import ssl
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -61,25 +63,56 @@ class TagInfo:
         return sum(self.blobs.values())
 
 
-def base_url(host: str, port: int) -> str:
-    """http://host:port for an address the registry is published on."""
+def base_url(host: str, port: int, scheme: str = "http") -> str:
+    """http(s)://host:port for an address the registry is published on."""
     if host in ("0.0.0.0", ""):
         host = "127.0.0.1"
     elif host == "::":
         host = "::1"
     if ":" in host:
         host = f"[{host}]"
-    return f"http://{host}:{port}"
+    return f"{scheme}://{host}:{port}"
+
+
+def tls_context(cafile: str | None) -> ssl.SSLContext:
+    """Verify the registry's certificate against the system's CAs, plus ours when given."""
+    context = ssl.create_default_context()
+    if cafile:
+        context.load_verify_locations(cafile=cafile)
+    return context
+
+
+def connect(url: str, timeout: float, cafile: str | None = None) -> http.client.HTTPConnection:
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return http.client.HTTPSConnection(
+            parts.hostname, parts.port, timeout=timeout, context=tls_context(cafile)
+        )
+    return http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+
+
+def basic_auth(username: str, password: str) -> str:
+    token = base64.b64encode(f"{username}:{password}".encode()).decode()
+    return f"Basic {token}"
 
 
 class RegistryAPI:
-    """GETs against one registry, concurrently safe; every call has a timeout."""
+    """Requests to one registry, concurrently safe; every call has a timeout.
 
-    def __init__(self, url: str, timeout: float = 5.0) -> None:
+    auth is (username, password) for a registry behind htpasswd (HTTP basic);
+    cafile is the CA that signed its certificate when that is not a public one.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        timeout: float = 5.0,
+        auth: tuple[str, str] | None = None,
+        cafile: str | None = None,
+    ) -> None:
         self.url = url.rstrip("/")
-        parts = urlsplit(self.url)
-        self._secure = parts.scheme == "https"
-        self._host, self._port = parts.hostname, parts.port
+        self._cafile = cafile
+        self._auth = basic_auth(*auth) if auth and auth[0] else ""
         self.timeout = timeout
         self._local = threading.local()
         self._opened: list[http.client.HTTPConnection] = []
@@ -100,20 +133,26 @@ class RegistryAPI:
     def _connection(self, fresh: bool = False) -> http.client.HTTPConnection:
         connection = getattr(self._local, "connection", None)
         if connection is None or fresh:
-            kind = http.client.HTTPSConnection if self._secure else http.client.HTTPConnection
-            connection = kind(self._host, self._port, timeout=self.timeout)
+            connection = connect(self.url, self.timeout, self._cafile)
             self._local.connection = connection
             with self._lock:
                 self._opened.append(connection)
         return connection
 
     def get(self, path: str, accept: str = "") -> tuple[int, dict[str, str], bytes]:
+        return self.request("GET", path, accept)
+
+    def request(
+        self, method: str, path: str, accept: str = ""
+    ) -> tuple[int, dict[str, str], bytes]:
         """(status, headers, body); a keep-alive connection the server closed is retried once."""
         headers = {"Accept": accept} if accept else {}
+        if self._auth:
+            headers["Authorization"] = self._auth
         for attempt in (1, 2):
             connection = self._connection(fresh=attempt == 2)
             try:
-                connection.request("GET", path, headers=headers)
+                connection.request(method, path, headers=headers)
                 response = connection.getresponse()
                 return response.status, dict(response.getheaders()), response.read()
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
@@ -122,6 +161,15 @@ class RegistryAPI:
                     raise RegistryHTTPError(
                         f"The registry at {self.url} closed the connection."
                     ) from None
+            except ssl.SSLError as error:
+                connection.close()
+                self._local.connection = None
+                raise RegistryHTTPError(
+                    f"The TLS handshake with {self.url} failed ({error.reason or error}): the "
+                    "registry's certificate is not signed by a CA this machine trusts. For the "
+                    "local registry with registry.tls on, `invoke registry.create` writes the CA "
+                    "(registry.ca_file in `invoke diag.config`)."
+                ) from None
             except (OSError, http.client.HTTPException) as error:
                 connection.close()
                 self._local.connection = None
@@ -136,6 +184,8 @@ class RegistryAPI:
         status, headers, body = self.get(path, accept)
         if status == 404:
             return None
+        if status == 401:
+            raise RegistryHTTPError(unauthorized(self.url, bool(self._auth)))
         if status >= 400:
             raise RegistryHTTPError(f"The registry answered {status} to GET {path}: {body[:200]!r}")
         return headers, json.loads(body or b"{}")
@@ -179,6 +229,34 @@ class RegistryAPI:
         found = self.manifest(repository, reference)
         return _blob_sizes(self, repository, found[1]) if found else {}
 
+    def created(self, repository: str, document: dict[str, Any]) -> str:
+        """The image's creation time (RFC 3339 text, '' when unknown) from its config blob;
+        for an index, from its first platform's."""
+        if "manifests" in document:
+            children = document.get("manifests") or []
+            found = self.manifest(repository, children[0]["digest"]) if children else None
+            return self.created(repository, found[1]) if found else ""
+        config = (document.get("config") or {}).get("digest")
+        answer = self.get_json(f"/v2/{repository}/blobs/{config}") if config else None
+        return str((answer[1] if answer else {}).get("created") or "")
+
+    def delete_manifest(self, repository: str, digest: str) -> None:
+        """DELETE a manifest by digest: every tag pointing at it goes with it."""
+        status, _, body = self.request("DELETE", f"/v2/{repository}/manifests/{digest}")
+        if status in (202, 404):
+            return
+        if status == 405:
+            raise RegistryHTTPError(
+                f"The registry at {self.url} refuses deletes (405: storage delete is off). "
+                "`invoke registry.create --recreate` recreates it with "
+                "REGISTRY_STORAGE_DELETE_ENABLED=true (the data is kept)."
+            )
+        if status == 401:
+            raise RegistryHTTPError(unauthorized(self.url, bool(self._auth)))
+        raise RegistryHTTPError(
+            f"The registry answered {status} to DELETE {repository}@{digest}: {body[:200]!r}"
+        )
+
     def listing(self, workers: int = 16) -> list[TagInfo]:
         """Every repository:tag with its manifest digest and size, fetched concurrently."""
         repositories = self.catalog()
@@ -208,6 +286,18 @@ class RegistryAPI:
         return Usage(len(repositories), len(pairs), sum(unique.values()), total)
 
 
+def unauthorized(url: str, sent: bool) -> str:
+    if sent:
+        return (
+            f"The registry at {url} refused the credentials (401). Check registry.username "
+            "and STAGINGKUB_REGISTRY_PASSWORD (.env or the environment)."
+        )
+    return (
+        f"The registry at {url} asks for credentials (401). Set registry.username and "
+        "STAGINGKUB_REGISTRY_PASSWORD (.env or the environment)."
+    )
+
+
 def _blob_sizes(api: RegistryAPI, repository: str, document: dict) -> dict[str, int]:
     """digest -> size of the config and layers of a manifest; an index counts all platforms."""
     if document.get("mediaType") in INDEX_TYPES or "manifests" in document:
@@ -219,16 +309,12 @@ def _blob_sizes(api: RegistryAPI, repository: str, document: dict) -> dict[str, 
     return {part["digest"]: int(part.get("size", 0)) for part in parts if "digest" in part}
 
 
-def quick_ping(url: str, timeout: float = 2.0) -> tuple[bool, str]:
-    """GET /v2/ once, on a fresh connection: (healthy, what was seen)."""
-    import http.client
-    from urllib.parse import urlsplit
+def quick_ping(url: str, timeout: float = 2.0, cafile: str | None = None) -> tuple[bool, str]:
+    """GET /v2/ once, on a fresh connection: (healthy, what was seen).
 
-    parts = urlsplit(url)
-    connection_type = (
-        http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    )
-    connection = connection_type(parts.hostname, parts.port, timeout=timeout)
+    401 with the API header is healthy: a registry with auth answers so without credentials.
+    """
+    connection = connect(url, timeout, cafile)
     try:
         connection.request("GET", "/v2/")
         response = connection.getresponse()
@@ -242,20 +328,22 @@ def quick_ping(url: str, timeout: float = 2.0) -> tuple[bool, str]:
     return healthy, f"HTTP {response.status}, {API_HEADER}: {header or 'missing'}"
 
 
-def wait_healthy(url: str, timeout: float, interval: float = 0.2) -> None:
+def wait_healthy(
+    url: str, timeout: float, interval: float = 0.2, cafile: str | None = None
+) -> None:
     """Poll /v2/ until healthy, at most `timeout` seconds."""
-    if quick_ping(url)[0]:
+    if quick_ping(url, cafile=cafile)[0]:
         return
     from stagingkub.runner import progress
 
     with progress(f"the registry at {url}/v2/"):
-        _poll(url, timeout, interval)
+        _poll(url, timeout, interval, cafile)
 
 
-def _poll(url: str, timeout: float, interval: float) -> None:
+def _poll(url: str, timeout: float, interval: float, cafile: str | None) -> None:
     deadline = time.monotonic() + timeout
     while True:
-        healthy, seen = quick_ping(url)
+        healthy, seen = quick_ping(url, cafile=cafile)
         if healthy:
             return
         if time.monotonic() >= deadline:

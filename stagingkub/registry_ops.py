@@ -13,7 +13,7 @@ from stagingkub.registry import (
     plan_create,
     plan_purge,
 )
-from stagingkub.registry_api import RegistryAPI, RegistryHTTPError, quick_ping
+from stagingkub.registry_api import RegistryHTTPError, quick_ping
 from stagingkub.registry_api import wait_healthy as wait_for_registry
 from stagingkub.runner import Runner, confirm, say
 
@@ -31,6 +31,7 @@ def ensure(
     assume_absent plans as if container and volume were gone (purge under --dry).
     """
     engine = engine or docker_state.client()
+    renewed = prepare_secure(runner, spec)
     current = docker_state.container(engine, spec.name)
     state = None if assume_absent else current
     plan = plan_create(
@@ -46,8 +47,13 @@ def ensure(
         result = runner.run(argv, warn=True)
         if result.exited != 0:
             _tolerate_concurrent_create(engine, spec, argv, result)
+    if renewed and current is not None and current.running and not plan.starts:
+        runner.run(["docker", "restart", spec.name])  # it reads certificates and htpasswd at start
+        plan.starts = True
+        plan.changes.append("restarted it to load the new " + " and ".join(renewed))
     wait_healthy(runner, spec, plan.starts)
-    if not plan.commands:
+    trust_on_host(runner, spec)
+    if not plan.commands and not renewed:
         say(
             f"Registry {spec.name} is up to date: running, healthy at {spec.url}"
             + _network_words(engine, spec)
@@ -55,6 +61,69 @@ def ensure(
         )
     elif not runner.dry:
         say(f"Registry {spec.name}: " + "; ".join(plan.changes) + f". Healthy at {spec.url}.")
+
+
+def prepare_secure(runner: Runner, spec: RegistrySpec) -> list[str]:
+    """registry.tls / registry.auth: the CA, server certificate and htpasswd are right;
+    returns what was (re)made, so a running registry is restarted to load it."""
+    if not spec.secure:
+        return []
+    if spec.auth and not spec.password:
+        raise StateError(
+            f"registry.auth is on for {spec.name} but STAGINGKUB_REGISTRY_PASSWORD is not set: "
+            "put it in .env or the environment (in Jenkins, through withCredentials). The "
+            "tool makes the htpasswd file from it. Nothing was changed."
+        )
+    from pathlib import Path
+
+    from stagingkub import secure
+
+    directory = Path(spec.secure_dir)
+    if runner.dry:
+        runner.note(
+            f"registry.create writes the registry's TLS and htpasswd files to {directory} "
+            "(made by the tool; keys and hashes are not printed)"
+        )
+        return []
+    made = []
+    if spec.tls:
+        fresh, ca_cert, ca_key = secure.ensure_ca(directory, spec.name)
+        names = secure.Names.for_registry(spec.name, spec.host, spec.bind_address)
+        made += ["CA"] if fresh else []
+        made += ["certificate"] if secure.ensure_server(directory, names, ca_cert, ca_key) else []
+    if spec.auth and secure.ensure_htpasswd(directory, spec.username, spec.password):
+        made.append("htpasswd")
+    if made:
+        say(f"Registry {spec.name}: wrote its " + ", ".join(made) + f" in {directory}.")
+    return made
+
+
+def trust_on_host(runner: Runner, spec: RegistrySpec) -> None:
+    """The host's Docker trusts the registry's CA: <docker_certs_dir>/<host:port>/ca.crt."""
+    if not spec.tls:
+        return
+    from pathlib import Path
+
+    source = Path(spec.cafile or "")
+    target = Path(spec.docker_certs_dir) / spec.push_host / "ca.crt"
+    install = ["install", "-D", "-m", "0644", str(source), str(target)]
+    if runner.dry:
+        runner.run(install)
+        return
+    pem = source.read_text(encoding="ascii")
+    if target.is_file() and target.read_text(encoding="ascii", errors="replace") == pem:
+        return
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(pem, encoding="ascii")
+    except PermissionError:
+        say(
+            f"Could not write {target} (permission denied), so Docker on this host does not "
+            f"know the registry's CA yet ({spec.push_host} on loopback still works: Docker "
+            f"skips verification for it). Install it with `sudo {shlex.join(install)}`."
+        )
+        return
+    say(f"Docker on this host trusts the registry's CA: wrote {target}.")
 
 
 def _network_words(engine, spec: RegistrySpec) -> str:
@@ -117,7 +186,7 @@ def wait_healthy(runner: Runner, spec: RegistrySpec, started: bool) -> None:
         if started:
             runner.note(f"then wait until {spec.url}/v2/ answers (registry.create does this)")
         return
-    wait_for_registry(spec.url, spec.health_timeout)
+    wait_for_registry(spec.url, spec.health_timeout, cafile=spec.cafile)
 
 
 def start(runner: Runner, spec: RegistrySpec) -> None:
@@ -173,7 +242,7 @@ def status(spec: RegistrySpec) -> tuple[list[tuple[str, str]], bool]:
         return [("container", f"{spec.name}: absent (run `invoke registry.create`)")], False
     healthy, seen = False, "not checked (container not running)"
     if state.running:
-        healthy, seen = quick_ping(spec.url)
+        healthy, seen = quick_ping(spec.url, cafile=spec.cafile)
     bindings = ", ".join(f"{ip or '0.0.0.0'}:{port}" for ip, port in state.port_bindings)
     size = docker_state.volume_size(engine, state.data_volume) if state.data_volume else None
     rows = [
@@ -226,7 +295,7 @@ def describe_loss(engine, spec: RegistrySpec, state, volumes: list[str]) -> str:
     parts = []
     if state is not None and state.running:
         try:
-            with RegistryAPI(spec.url, timeout=5.0) as api:
+            with spec.api(5.0) as api:
                 usage = api.usage()
             parts.append(
                 f"{usage.repositories} repositories, {usage.tags} tags, "
@@ -259,7 +328,7 @@ def ask(question: str) -> bool:
 def listing(spec: RegistrySpec) -> tuple[list[tuple[str, str, str, str]], str]:
     """registry.ls: rows of repository, tag, digest, size; and a footer with shared bytes."""
     try:
-        with RegistryAPI(spec.url, timeout=10.0) as api:
+        with spec.api(10.0) as api:
             tags = api.listing()
     except RegistryHTTPError as error:
         raise StateError(

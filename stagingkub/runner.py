@@ -101,15 +101,31 @@ class Runner:
             raise CommandFailed(command, result.exited, result.stderr)
         return result
 
-    def write_file(self, path: Path, text: str) -> None:
-        """Write a generated file; under --dry print the shell that writes it instead."""
+    def write_file(
+        self, path: Path, text: str, *, private: bool = False, shell_text: str = ""
+    ) -> None:
+        """Write a generated file; under --dry print the shell that writes it instead.
+
+        A private file (it holds a credential) gets mode 0600, and --dry prints shell_text
+        in an expanding heredoc, which reads the secret from the environment at run time.
+        """
         if self.dry:
             print(f"mkdir -p {shlex.quote(str(path.parent))}")
             target = shlex.quote(str(path))
-            print(f"cat > {target} <<'STAGINGKUB_EOF'\n{text.rstrip()}\nSTAGINGKUB_EOF")
+            if private:
+                print(f"(umask 077 && cat > {target} <<STAGINGKUB_EOF\n{shell_text.rstrip()}")
+                print("STAGINGKUB_EOF\n)")
+            else:
+                print(f"cat > {target} <<'STAGINGKUB_EOF'\n{text.rstrip()}\nSTAGINGKUB_EOF")
             return
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        if private:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(descriptor, 0o600)
+            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+                handle.write(text)
+        else:
+            path.write_text(text, encoding="utf-8")
         say(f"wrote {path}")
 
     def note(self, text: str) -> None:

@@ -28,6 +28,12 @@ class Spec:
 
 SCHEMA: dict[str, dict[str, Spec]] = {
     "registry": {
+        "mode": Spec(
+            str,
+            validate.choice("local", "external"),
+            "local: the registry container this tool runs; external: one you only push to "
+            "(Harbor, ECR, GHCR).",
+        ),
         "name": Spec(str, validate.docker_name, "Registry container name."),
         "image": Spec(str, validate.image_reference, "Registry image (registry:2)."),
         "host": Spec(
@@ -42,7 +48,24 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         "health_timeout": Spec(
             float, validate.seconds, "Seconds to wait for the registry API to answer."
         ),
-        "username": Spec(str, None, "Registry user for docker login.", optional=True),
+        "project": Spec(
+            str,
+            validate.repository,
+            "Path between the host and the image name (harbor project, GHCR owner).",
+            optional=True,
+        ),
+        "tls": Spec(bool, None, "Serve the local registry over HTTPS with a generated CA."),
+        "auth": Spec(bool, None, "Require htpasswd logins on the local registry."),
+        "ca_file": Spec(
+            str,
+            validate.path,
+            "CA certificate of an external registry's private CA; empty for the system's.",
+            optional=True,
+        ),
+        "docker_certs_dir": Spec(
+            str, validate.path, "Where the host's Docker looks for registry CAs (certs.d)."
+        ),
+        "username": Spec(str, validate.username, "Registry user for docker login.", optional=True),
         "password": Spec(
             str,
             None,
@@ -53,6 +76,12 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         "labels": Spec(dict, validate.labels, "Extra labels on containers and volumes created."),
     },
     "cluster": {
+        "mode": Spec(
+            str,
+            validate.choice("kind", "existing"),
+            "kind: the kind cluster this tool runs; existing: a cluster you reach by "
+            "cluster.context.",
+        ),
         "name": Spec(str, validate.cluster_name, "kind cluster name (rhdemo)."),
         "node_image": Spec(
             str,
@@ -87,6 +116,14 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         "maven_args": Spec(list, validate.maven_args, "Extra Maven arguments for the build."),
         "dockerfile": Spec(str, validate.path, "Dockerfile, relative to app_dir (Dockerfile)."),
         "context": Spec(str, validate.path, "docker build context, relative to app_dir (.)."),
+        "scan": Spec(
+            str,
+            validate.choice("auto", "always", "never"),
+            "trivy scan before the push: auto (when trivy is installed), always, never.",
+        ),
+        "scan_severity": Spec(
+            str, validate.severities, "Severities that fail the scan (HIGH,CRITICAL)."
+        ),
     },
     "deploy": {
         "release": Spec(str, validate.release_name, "Helm release name (rhdemo)."),
@@ -98,6 +135,12 @@ SCHEMA: dict[str, dict[str, Spec]] = {
             str, validate.path, "Your extra Helm values file; empty for none.", optional=True
         ),
         "local_port": Spec(int, validate.port, "Local port in the port-forward hint (8080)."),
+        "pull_secret": Spec(
+            str,
+            validate.namespace,
+            "imagePullSecret made from the registry credentials; empty for <release>-registry.",
+            optional=True,
+        ),
     },
     "output": {
         "progress_every": Spec(

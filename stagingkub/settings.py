@@ -107,7 +107,41 @@ def load(
             continue
         values[dotted] = _coerce_text(dotted, raw, f"the flag {flag_name}")
         sources[dotted] = f"flag {flag_name}"
+    _check_combinations(values, sources)
     return Settings(values=values, sources=sources, profile=profile_name, root=root)
+
+
+def _check_combinations(values: dict, sources: dict) -> None:
+    """Settings that are fine alone but not together, named with where each came from."""
+
+    def said(key: str) -> str:
+        return f"{key} = {values[key]!r} ({sources[key]})"
+
+    if values["cluster.mode"] == "existing" and not values["cluster.context"]:
+        raise ConfigError(
+            f"{said('cluster.mode')} needs cluster.context: the kube context of that cluster "
+            "(`kubectl config get-contexts` lists them). Set it in the profile or "
+            "STAGINGKUB_CLUSTER_CONTEXT."
+        )
+    external = values["registry.mode"] == "external"
+    if external and values["registry.host"] in ("localhost", "127.0.0.1", "::1"):
+        raise ConfigError(
+            f"{said('registry.mode')} but {said('registry.host')}: an external registry is "
+            "another machine. Set registry.host to its name (harbor.example.com, ghcr.io)."
+        )
+    for key in ("registry.tls", "registry.auth"):
+        if external and values[key]:
+            raise ConfigError(
+                f"{said(key)} configures the local registry container, but "
+                f"{said('registry.mode')}: an external registry's TLS and logins are its own. "
+                f"Turn {key} off in that profile."
+            )
+    if values["registry.auth"] and not values["registry.username"]:
+        raise ConfigError(
+            f"{said('registry.auth')} needs a user: set registry.username (profile, .env or "
+            "STAGINGKUB_REGISTRY_USERNAME) and STAGINGKUB_REGISTRY_PASSWORD in .env or the "
+            "environment."
+        )
 
 
 def _rel(path: Path, root: Path) -> str:

@@ -333,3 +333,28 @@ def chart_path(value: str, what: str) -> str:
             "'..'): give an absolute path for a chart that lives elsewhere."
         )
     return value
+
+
+_USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}")
+SEVERITIES = ("UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL")
+
+
+def username(value: str, what: str) -> str:
+    """A registry user name: letters, digits and . _ @ + - (htpasswd forbids ':')."""
+    if not isinstance(value, str) or not _USERNAME.fullmatch(value):
+        raise InputError(
+            f"{what} is {_shown(value)}; a registry user name is 1 to 128 letters, digits "
+            "and . _ @ + -, starting with a letter or digit."
+        )
+    return value
+
+
+def severities(value: str, what: str) -> str:
+    """trivy --severity: a comma-separated subset of UNKNOWN,LOW,MEDIUM,HIGH,CRITICAL."""
+    parts = value.split(",") if isinstance(value, str) else [None]
+    if not parts or any(part not in SEVERITIES for part in parts):
+        raise InputError(
+            f"{what} is {_shown(value)}; give a comma-separated list of "
+            f"{', '.join(SEVERITIES)} (for example 'HIGH,CRITICAL')."
+        )
+    return value

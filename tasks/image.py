@@ -32,9 +32,8 @@ def push(c, version, profile=None):
     from stagingkub import image_ops
     from stagingkub.runner import Runner
 
-    settings, image = _image(profile, version)
-    r = settings.registry
-    image_ops.push(Runner(c), image, username=r.username, password=r.password)
+    _, image = _image(profile, version)
+    image_ops.push(Runner(c), image)
 
 
 ns = Collection("image", build, push)

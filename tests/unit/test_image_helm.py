@@ -1,5 +1,6 @@
 """Image and Helm command builders, and the checks before a build (no daemon)."""
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ IMAGE = ImageSpec(
     context=Path("/src/app"),
     registry_host="localhost",
     registry_port=5000,
+    local_url="http://127.0.0.1:5000",
 )
 RELEASE = ReleaseSpec(
     release="rhdemo",
@@ -70,11 +72,20 @@ def test_tag_push_login():
     login = login_argv(IMAGE, "ci")
     assert login == ["docker", "login", "localhost:5000", "--username", "ci", "--password-stdin"]
     assert IMAGE.is_local_registry and IMAGE.registry_url == "http://127.0.0.1:5000"
-    external = ImageSpec(
-        **{**IMAGE.__dict__, "registry_host": "harbor.example.com", "registry_port": 443}
-    )
-    assert not external.is_local_registry
-    assert external.registry_url == "https://harbor.example.com:443"
+
+
+def test_external_registry_references():
+    harbor = dataclasses.replace(
+        IMAGE, registry_host="harbor.example.com", registry_port=443, external=True,
+        project="team/staging", local_url="",
+    )  # fmt: skip
+    assert not harbor.is_local_registry
+    assert harbor.registry_url == "https://harbor.example.com"
+    assert harbor.remote_ref == "harbor.example.com/team/staging/rhdemo-api:1.1.0-SNAPSHOT"
+    assert login_argv(harbor, "ci")[2] == "harbor.example.com"
+    on_port = dataclasses.replace(harbor, registry_port=8443, project="")
+    assert on_port.remote_ref == "harbor.example.com:8443/rhdemo-api:1.1.0-SNAPSHOT"
+    assert on_port.registry_url == "https://harbor.example.com:8443"
 
 
 @pytest.mark.parametrize(
