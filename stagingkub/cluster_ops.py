@@ -142,17 +142,26 @@ def execute(runner: Runner, plan: ClusterPlan) -> None:
 
 def create(runner: Runner, settings, *, ensure_registry: bool = True) -> None:
     """cluster.create: the registry, the cluster, and the wiring between them (idempotent)."""
+    refuse_existing(settings, "cluster.create")
     if ensure_registry:  # the pipeline ran the preflight for every step already
         from stagingkub import preflight
 
         preflight.require(["docker", "kind", "kubectl"], settings)
     spec = ClusterSpec.from_settings(settings)
     engine = docker_state.client()
-    if ensure_registry:
+    external = settings.registry.mode == "external"
+    if ensure_registry and not external:
         registry_ops.ensure(runner, RegistrySpec.from_settings(settings), engine=engine)
     exists = spec.name in clusters(engine)
     if not exists:
         execute(runner, plan_create_cluster(spec, kind_version()))
+    if external:
+        say(
+            f"Cluster {spec.name} {'is there' if exists else 'created'}; registry.mode is "
+            f"external, so its nodes pull from {settings.registry.host} directly (with the "
+            "imagePullSecret deploy.helm keeps) and no local registry is wired."
+        )
+        return
     if runner.dry and not exists:
         attached = registry_attached(engine, spec.wiring.registry_name, spec.network)
         state = predicted_state(spec, attached)
@@ -174,8 +183,20 @@ def create(runner: Runner, settings, *, ensure_registry: bool = True) -> None:
         )
 
 
+def refuse_existing(settings, task: str) -> None:
+    if settings.cluster.mode == "existing":
+        context = settings.cluster.context
+        raise StateError(
+            f"{task} manages a kind cluster, but cluster.mode is 'existing' "
+            f"({settings.sources['cluster.mode']}): that cluster is yours, reached through the "
+            f"context {context!r}, and this tool neither creates, wires nor deletes it. "
+            f"`kubectl --context {context} cluster-info` checks it; `invoke deploy` deploys to it."
+        )
+
+
 def delete(runner: Runner, settings, *, yes: bool) -> None:
     """cluster.delete: `kind delete cluster`; the registry and its data are not touched."""
+    refuse_existing(settings, "cluster.delete")
     require_tool("kind")
     spec = ClusterSpec.from_settings(settings)
     if spec.name not in clusters(docker_state.client()):
@@ -192,6 +213,7 @@ def delete(runner: Runner, settings, *, yes: bool) -> None:
 
 def status(settings) -> tuple[list[tuple[str, str]], bool]:
     """(rows, healthy) for cluster.status."""
+    refuse_existing(settings, "cluster.status")
     require_tools(["kubectl"])
     spec = ClusterSpec.from_settings(settings)
     engine = docker_state.client()

@@ -9,6 +9,7 @@ It finds the engine the way the docker CLI does: DOCKER_HOST, else the current
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import http.client
 import io
@@ -183,6 +184,44 @@ class Engine:
             "HEAD", f"/containers/{quote(container, safe='')}/archive?path={quote(path)}"
         )
         return status == 200
+
+    def stat(self, container: str, path: str) -> dict | None:
+        """{name, size, mode, mtime, linkTarget} of a path in a container (running or not),
+        from the archive API's stat header; None when it does not exist."""
+        connection = self._connection()
+        try:
+            connection.request(
+                "HEAD", f"/containers/{quote(container, safe='')}/archive?path={quote(path)}"
+            )
+            response = connection.getresponse()
+            response.read()
+        except (OSError, http.client.HTTPException):
+            return None
+        finally:
+            connection.close()
+        header = response.getheader("X-Docker-Container-Path-Stat")
+        if response.status != 200 or not header:
+            return None
+        return json.loads(base64.b64decode(header))
+
+    def walk(self, container: str, folder: str) -> list[tuple[str, int, float]]:
+        """(path below folder's parent, size, mtime) of every file below folder, streamed:
+        file contents pass through without being kept."""
+        connection = self._connection(timeout=120)
+        try:
+            connection.request(
+                "GET", f"/containers/{quote(container, safe='')}/archive?path={quote(folder)}"
+            )
+            response = connection.getresponse()
+            if response.status != 200:
+                response.read()
+                return []
+            with tarfile.open(fileobj=response, mode="r|") as archive:
+                return [(m.name, m.size, float(m.mtime)) for m in archive if m.isfile()]
+        except (OSError, http.client.HTTPException, tarfile.TarError) as error:
+            raise StateError(f"Cannot read {folder} in {container}: {error}") from None
+        finally:
+            connection.close()
 
     def read_tree(self, container: str, folder: str) -> dict[str, str]:
         """Every file below folder in a container, by absolute path, in one archive request."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import base64
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 PENDING = ("pending-install", "pending-upgrade", "pending-rollback")
@@ -20,10 +22,16 @@ class ReleaseSpec:
     repository: str
     tag: str
     local_port: int = 8080
+    pull_secret: str = ""  # an imagePullSecret deploy.helm keeps from the registry credentials
+    pull_server: str = ""  # the registry it is for: localhost:5000, harbor.example.com
+    pull_username: str = ""
+    pull_password: str = field(default="", repr=False, compare=False)
 
     @classmethod
     def from_settings(cls, settings, repository: str, tag: str, generated: Path) -> ReleaseSpec:
-        d = settings.deploy
+        d, r = settings.deploy, settings.registry
+        needs_login = r.auth or r.mode == "external"
+        secret = (d.pull_secret or f"{d.release}-registry") if needs_login and r.username else ""
         chart = Path(d.chart)
         chart = chart if chart.is_absolute() else (settings.root / chart).resolve()
         user = []
@@ -41,6 +49,10 @@ class ReleaseSpec:
             repository=repository,
             tag=tag,
             local_port=d.local_port,
+            pull_secret=secret,
+            pull_server=repository.split("/", 1)[0] if secret else "",
+            pull_username=r.username if secret else "",
+            pull_password=r.password if secret else "",
         )
 
     @property
@@ -60,19 +72,63 @@ def helm_major(version_text: str) -> int | None:
     return int(head) if head.isdigit() else None
 
 
-def image_values(repository: str, tag: str) -> str:
+def image_values(repository: str, tag: str, pull_secret: str = "") -> str:
     """The generated values file: quoted, so a tag like 0123, 1e3 or true stays a string."""
 
     def quoted(text: str) -> str:
         return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
-    return (
+    text = (
         "# Written by stagingkub for this deploy: the image the release runs.\n"
         "rhdemo:\n"
         "  image:\n"
         f"    repository: {quoted(repository)}\n"
         f"    tag: {quoted(tag)}\n"
     )
+    if pull_secret:
+        text += f"imagePullSecrets:\n  - name: {quoted(pull_secret)}\n"
+    return text
+
+
+def _secret_document(spec: ReleaseSpec, config_b64: str) -> str:
+    """A v1 List: the namespace (so the Secret can exist before helm creates it) and the
+    kubernetes.io/dockerconfigjson Secret; config_b64 is substituted last (see below)."""
+    labels = {"app.kubernetes.io/managed-by": "stagingkub"}
+    document = {
+        "apiVersion": "v1",
+        "kind": "List",
+        "items": [
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": spec.namespace}},
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": spec.pull_secret, "namespace": spec.namespace,
+                             "labels": labels},
+                "type": "kubernetes.io/dockerconfigjson",
+                "data": {".dockerconfigjson": "CONFIG_B64"},
+            },
+        ],
+    }  # fmt: skip
+    return json.dumps(document).replace("CONFIG_B64", config_b64)
+
+
+def pull_secret_manifest(spec: ReleaseSpec) -> str:
+    """The Secret, for `kubectl apply -f -` on stdin (it holds the credential)."""
+    auth = base64.b64encode(f"{spec.pull_username}:{spec.pull_password}".encode()).decode()
+    config = json.dumps({"auths": {spec.pull_server: {"auth": auth}}}, separators=(",", ":"))
+    return _secret_document(spec, base64.b64encode(config.encode()).decode())
+
+
+def pull_secret_shell(spec: ReleaseSpec) -> str:
+    """The --dry form: printf (a shell builtin) builds the Secret from
+    $STAGINGKUB_REGISTRY_PASSWORD at run time, so no secret is printed or on a command line."""
+    from stagingkub.runner import shell_b64, shell_credentials
+
+    auths = '\'{"auths":{"' + spec.pull_server + '":{"auth":"\'"'
+    auths += shell_credentials(spec.pull_username) + "\"'\"}}}'"
+    config = shell_b64(f"printf '%s' {auths}")
+    document = _secret_document(spec, "%s")
+    return f"printf '{document}' \"{config}\""
 
 
 def upgrade_argv(spec: ReleaseSpec, major: int) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -13,6 +14,8 @@ from stagingkub.helm import (
     helm_major,
     image_values,
     pending_message,
+    pull_secret_manifest,
+    pull_secret_shell,
     status_argv,
     upgrade_argv,
 )
@@ -69,12 +72,33 @@ def deploy(runner: Runner, spec: ReleaseSpec) -> None:
     current = release_status(runner, spec)
     if current and current[0] in PENDING:
         raise StateError(pending_message(spec, *current))
-    runner.write_file(spec.values_files[-1], image_values(spec.repository, spec.tag))
+    if spec.pull_secret:
+        apply_pull_secret(runner, spec)
+    values = image_values(spec.repository, spec.tag, spec.pull_secret)
+    runner.write_file(spec.values_files[-1], values)
     waiting = f"helm upgrade {spec.release} (--wait, up to {spec.timeout})"
     result = runner.run(upgrade_argv(spec, major), warn=True, waits=waiting)
     if result.exited != 0:
         diagnostics(runner, spec)
         raise CommandFailed("helm upgrade --install " + spec.release, result.exited, result.stderr)
+
+
+def apply_pull_secret(runner: Runner, spec: ReleaseSpec) -> None:
+    """The imagePullSecret from the registry credentials, applied from stdin (never a file,
+    never a command-line argument)."""
+    if not spec.pull_password:
+        raise StateError(
+            f"registry.username is set for {spec.pull_server} but STAGINGKUB_REGISTRY_PASSWORD "
+            "is not: the cluster needs both to pull (the Secret "
+            f"{spec.pull_secret}). Set it in .env or the environment."
+        )
+    argv = ["kubectl", "--context", spec.context, "apply", "-f", "-"]
+    if runner.dry:
+        print(f"{pull_secret_shell(spec)} | {shlex.join(argv)}")
+        return
+    runner.run(argv, stdin=pull_secret_manifest(spec), hide="out")
+    say(f"Secret {spec.namespace}/{spec.pull_secret} holds the pull credentials for "
+        f"{spec.pull_server}.")  # fmt: skip
 
 
 def diagnostics(runner: Runner, spec: ReleaseSpec, tail: int = 50) -> None:

@@ -151,3 +151,43 @@ def login(runner: Runner, spec: ImageSpec) -> None:
         )
         return
     runner.run(login_argv(spec, username), stdin=password)
+
+
+TRIVY_HINT = (
+    "Linux: https://trivy.dev/latest/getting-started/installation/ (or `apt-get install "
+    "trivy` from Aqua's apt repository); macOS: `brew install trivy`"
+)
+
+
+def scan_argv(spec: ImageSpec) -> list[str]:
+    return [
+        "trivy", "image", "--exit-code", "1", "--severity", spec.scan_severity,
+        "--no-progress", spec.local_ref,
+    ]  # fmt: skip
+
+
+def scan(runner: Runner, spec: ImageSpec) -> None:
+    """image.scan: trivy on the local image before it is pushed, per image.scan."""
+    import shutil
+
+    if spec.scan == "never":
+        return
+    if shutil.which("trivy") is None:
+        if spec.scan == "always":
+            raise StateError(
+                f"image.scan is 'always' but trivy is not installed ({TRIVY_HINT}). Install "
+                "it, or set image.scan: auto to scan only where trivy is present. Nothing "
+                "was pushed."
+            )
+        runner.note(f"image scan skipped: trivy is not installed ({TRIVY_HINT})")
+        return
+    result = runner.run(scan_argv(spec), warn=True)
+    if result.exited != 0 and not runner.dry:
+        raise StateError(
+            f"trivy found {spec.scan_severity.replace(',', ' or ')} vulnerabilities in "
+            f"{spec.local_ref} (its report is above), or could not scan it (exit code "
+            f"{result.exited}). Nothing was pushed. Fix the image (update its base or "
+            "dependencies), or change image.scan_severity / image.scan deliberately."
+        )
+    if not runner.dry:
+        say(f"trivy: no {spec.scan_severity} vulnerabilities in {spec.local_ref}.")

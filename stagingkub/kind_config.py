@@ -66,10 +66,9 @@ class Wiring:
 
     def shell_authorization(self) -> str:
         """The header as the --dry script computes it: the password from the environment."""
-        return (
-            f"Basic $(printf '%s:%s' '{self.username}' \"$STAGINGKUB_REGISTRY_PASSWORD\" "
-            "| base64 | tr -d '\\n')"
-        )
+        from stagingkub.runner import shell_credentials
+
+        return f"Basic {shell_credentials(self.username)}"
 
     def ca_files(self) -> dict[str, str]:
         """certs.d sub-directory -> the CA that hosts.toml's `ca` points at (registry.tls)."""

@@ -219,6 +219,17 @@ def _quiet():
     yield
 
 
+def shell_b64(expression: str) -> str:
+    """$(EXPRESSION | base64) on one line: for --dry scripts that compute secrets at run time."""
+    return f"$({expression} | base64 | tr -d '\\n')"
+
+
+def shell_credentials(username: str) -> str:
+    """base64 of user:$STAGINGKUB_REGISTRY_PASSWORD, computed by the shell (printf is a builtin:
+    the password is never an argument of a program)."""
+    return shell_b64(f"printf '%s:%s' '{username}' \"$STAGINGKUB_REGISTRY_PASSWORD\"")
+
+
 def say(text: str) -> None:
     """Tell the user something; stderr keeps stdout a clean script under --dry."""
     print(text, file=sys.stderr, flush=True)

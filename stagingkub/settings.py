@@ -136,6 +136,11 @@ def _check_combinations(values: dict, sources: dict) -> None:
                 f"{said('registry.mode')}: an external registry's TLS and logins are its own. "
                 f"Turn {key} off in that profile."
             )
+    if values["registry.tls"] and values["cluster.wiring"] == "mirrors":
+        raise ConfigError(
+            f"{said('registry.tls')} needs cluster.wiring 'hosts': the legacy mirrors patch "
+            f"has no place for the registry's CA ({said('cluster.wiring')})."
+        )
     if values["registry.auth"] and not values["registry.username"]:
         raise ConfigError(
             f"{said('registry.auth')} needs a user: set registry.username (profile, .env or "

@@ -36,4 +36,14 @@ def push(c, version, profile=None):
     image_ops.push(Runner(c), image)
 
 
-ns = Collection("image", build, push)
+@task(help={"version": VERSION_HELP})
+def scan(c, version, profile=None):
+    """Scan the local image VERSION with trivy (image.scan, image.scan_severity)."""
+    from stagingkub import image_ops
+    from stagingkub.runner import Runner
+
+    _, image = _image(profile, version)
+    image_ops.scan(Runner(c), image)
+
+
+ns = Collection("image", build, push, scan)

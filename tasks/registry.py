@@ -122,4 +122,31 @@ def ls(c, name=None, port=None, profile=None):
     print(footer)
 
 
-ns = Collection("registry", create, start, stop, restart, logs, status, purge, ls)
+@task(
+    help={
+        "keep": "How many of the newest tags to keep in each repository (required).",
+        "repo": "Only this repository (default: every repository).",
+        "yes": "Delete for real; without it the plan is listed and nothing is deleted.",
+    }
+)
+def prune(c, keep, repo="", yes=False, profile=None):
+    """Delete old tags (by manifest digest), keeping the newest N per repository and the
+    tag the helm release runs; lists first, deletes only with --yes."""
+    from stagingkub import prune_ops, validate
+
+    keep = validate.count(keep, "--keep")
+    if repo:
+        validate.repository(repo, "--repo")
+    prune_ops.prune(_runner(c), load_settings(profile), keep=keep, repository=repo, yes=yes)
+
+
+@task(help={"yes": "Collect for real (stops the registry meanwhile); without it, a dry run."})
+def gc(c, yes=False, profile=None):
+    """Garbage-collect unreferenced layers: dry run first; with --yes stop, collect, start,
+    check every remaining tag, and print the bytes freed."""
+    from stagingkub import gc_ops
+
+    gc_ops.gc(_runner(c), load_settings(profile), yes=yes)
+
+
+ns = Collection("registry", create, start, stop, restart, logs, status, purge, ls, prune, gc)

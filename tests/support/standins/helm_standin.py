@@ -85,6 +85,38 @@ def healthy(context: str, release: str) -> None:
         (folder / stale).unlink(missing_ok=True)
 
 
+def merge(base: dict, extra: dict) -> dict:
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            merge(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
+def supplied_values(argv: list[str]) -> dict:
+    """What `helm get values` shows: the -f files, merged in order."""
+    from ruamel.yaml import YAML
+
+    merged: dict = {}
+    for path in values_files(argv):
+        merge(merged, json.loads(json.dumps(YAML(typ="safe").load(Path(path)) or {})))
+    return merged
+
+
+def get_values(argv: list[str]) -> int:
+    state = release_file(
+        option(argv, "--kube-context") or "default",
+        option(argv, "--namespace", "-n") or "default",
+        argv[2],
+    )
+    if not state.exists():
+        sys.stderr.write("Error: release: not found\n")
+        return 1
+    print(json.dumps(json.loads(state.read_text()).get("values") or {}))
+    return 0
+
+
 def upgrade(argv: list[str]) -> int:
     major = os.environ.get("STANDIN_HELM_VERSION", "v4.1.4").lstrip("v").split(".")[0]
     if major == "4" and "--atomic" in argv:
@@ -121,7 +153,8 @@ def upgrade(argv: list[str]) -> int:
     state.parent.mkdir(parents=True, exist_ok=True)
     version = previous["version"] + 1
     state.write_text(json.dumps({"name": release, "version": version,
-                                 "info": {"status": "deployed"}}))  # fmt: skip
+                                 "info": {"status": "deployed"},
+                                 "values": supplied_values(argv)}))  # fmt: skip
     state.with_suffix(".yaml").write_text(rendered.stdout)
     healthy(context, release)
     print(f'Release "{release}" has been upgraded. Happy Helming!\nREVISION: {version}')
@@ -154,6 +187,8 @@ def main(argv: list[str]) -> int:
         return 0
     if argv[:1] == ["upgrade"] and "--install" in argv:
         return upgrade(argv)
+    if argv[:2] == ["get", "values"]:
+        return get_values(argv)
     sys.stderr.write(f"helm stand-in: unsupported arguments {argv}\n")
     return 2
 

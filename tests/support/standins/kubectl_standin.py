@@ -49,15 +49,18 @@ def main(argv: list[str]) -> int:
     if "apply" in argv:
         from ruamel.yaml import YAML
 
-        text = Path(option(argv, "-f", "--filename")).read_text()
+        source = option(argv, "-f", "--filename")
+        text = sys.stdin.read() if source == "-" else Path(source).read_text()
         document = YAML(typ="safe").load(text)
-        namespace = document["metadata"].get("namespace", "default")
-        name, kind = document["metadata"]["name"], document["kind"].lower()
-        target = store / namespace / f"{kind}-{name}.yaml"
-        verb = "configured" if target.exists() else "created"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text)
-        print(f"{kind}/{name} {verb}")
+        items = document["items"] if document["kind"] == "List" else [document]
+        for item in items:
+            namespace = item["metadata"].get("namespace") or option(argv, "-n") or "default"
+            name, kind = item["metadata"]["name"], item["kind"].lower()
+            target = store / namespace / f"{kind}-{name}.yaml"
+            verb = "configured" if target.exists() else "created"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(json.dumps(item) if len(items) > 1 or source == "-" else text)
+            print(f"{kind}/{name} {verb}")
         return 0
     canned = store / "canned"
     answers = {"events": "events.txt", "pods": "pods.json"}

@@ -1,0 +1,205 @@
+"""registry.gc: the registry's own garbage collector, run the way it documents as safe.
+
+`registry garbage-collect` must not run while the registry accepts writes
+(uploads during the mark phase lose their layers). So: refuse while an upload is
+in progress, run `--dry-run` against the live data to show what would go, then
+with --yes stop the registry, collect in a one-off container on the same volume,
+start it again, and check that every remaining tag still resolves with all its blobs.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+
+from stagingkub import docker_state
+from stagingkub.errors import StateError
+from stagingkub.prune_ops import require_local, running_registry, unconfirmed
+from stagingkub.registry import RegistrySpec
+from stagingkub.registry_api import INDEX_TYPES, RegistryHTTPError
+from stagingkub.registry_ops import human_size, wait_healthy
+from stagingkub.runner import Runner, say
+
+V2 = "/var/lib/registry/docker/registry/v2"
+CONFIGS = ("/etc/distribution/config.yml", "/etc/docker/registry/config.yml")  # registry 3, 2
+ACTIVE_UPLOAD = 600  # seconds: an upload written to this recently is in progress
+_ELIGIBLE = re.compile(r"blob eligible for deletion: (sha256:[0-9a-f]{64})")
+_MANIFESTS = re.compile(r"(\d+) manifests eligible for deletion")
+
+
+@dataclass(frozen=True)
+class Upload:
+    repository: str
+    uuid: str
+    age: float  # seconds since it was last written
+
+
+def config_path(engine, name: str, image: str) -> str:
+    """The image's config file: registry:3 moved it to /etc/distribution/config.yml."""
+    for path in CONFIGS:
+        if engine.has_file(name, path):
+            return path
+    return CONFIGS[0] if image.rsplit(":", 1)[-1].startswith("3") else CONFIGS[1]
+
+
+def uploads(engine, name: str, now: float | None = None) -> list[Upload]:
+    """Upload sessions in the registry's storage, newest write first."""
+    now = time.time() if now is None else now
+    newest: dict[tuple[str, str], float] = {}
+    for path, _, mtime in engine.walk(name, f"{V2}/repositories"):
+        head, marker, tail = path.partition("/_uploads/")
+        if not marker:
+            continue
+        key = (head.removeprefix("repositories/"), tail.split("/", 1)[0])
+        newest[key] = max(newest.get(key, 0.0), mtime)
+    found = [Upload(repo, uuid, max(0.0, now - mtime)) for (repo, uuid), mtime in newest.items()]
+    return sorted(found, key=lambda upload: upload.age)
+
+
+def refuse_active_uploads(found: list[Upload], spec: RegistrySpec) -> None:
+    active = [u for u in found if u.age < ACTIVE_UPLOAD]
+    if active:
+        shown = ", ".join(f"{u.repository} ({u.age:.0f} s ago)" for u in active[:5])
+        raise StateError(
+            f"{len(active)} upload(s) to {spec.name} are in progress: {shown}. Garbage "
+            "collection during an upload deletes the layers being pushed. Wait for the "
+            f"push to finish (an upload idle for {ACTIVE_UPLOAD // 60} minutes counts as "
+            "abandoned) and run registry.gc again. Nothing was changed."
+        )
+    if found:
+        say(
+            f"{len(found)} abandoned upload(s) (idle over {ACTIVE_UPLOAD // 60} minutes) are "
+            "left to the registry, which purges them itself."
+        )
+
+
+def has_index(spec: RegistrySpec) -> bool:
+    """Whether any tag is a multi-arch manifest list / OCI index."""
+    with spec.api(10.0) as api:
+        for repository in api.catalog():
+            for tag in api.tags(repository):
+                found = api.manifest(repository, tag)
+                if found and (found[1].get("mediaType") in INDEX_TYPES or "manifests" in found[1]):
+                    return True
+    return False
+
+
+def gc_argv(spec: RegistrySpec, image: str, config: str, *flags: str) -> list[str]:
+    """A one-off registry on the same volumes: the running one may be stopped meanwhile."""
+    return [
+        "docker", "run", "--rm", "--volumes-from", spec.name,
+        "--label", "io.stagingkub.managed=true", "--label", "io.stagingkub.role=registry-gc",
+        *[arg for k, v in spec.extra_labels for arg in ("--label", f"{k}={v}")],
+        image, "garbage-collect", config, *flags,
+    ]  # fmt: skip
+
+
+def blob_path(digest: str) -> str:
+    algorithm, hexdigest = digest.split(":", 1)
+    return f"{V2}/blobs/{algorithm}/{hexdigest[:2]}/{hexdigest}/data"
+
+
+def blob_sizes(engine, name: str, digests: list[str]) -> dict[str, int]:
+    """digest -> bytes on disk, for the blobs still there."""
+    sizes = {}
+    for digest in digests:
+        stat = engine.stat(name, blob_path(digest))
+        if stat is not None:
+            sizes[digest] = int(stat.get("size", 0))
+    return sizes
+
+
+def broken_tags(spec: RegistrySpec) -> tuple[int, list[str]]:
+    """(tags checked, 'repo:tag: what is missing') after the collection."""
+    checked, broken = 0, []
+    with spec.api(10.0) as api:
+        for repository in api.catalog():
+            for tag in api.tags(repository):
+                checked += 1
+                blobs = api.blobs(repository, tag)
+                if not blobs and api.manifest(repository, tag) is None:
+                    broken.append(f"{repository}:{tag}: manifest missing")
+                    continue
+                for digest in blobs:
+                    status, _, _ = api.request("HEAD", f"/v2/{repository}/blobs/{digest}")
+                    if status != 200:
+                        broken.append(f"{repository}:{tag}: blob {digest[:19]} answers {status}")
+    return checked, broken
+
+
+def gc(runner: Runner, settings, *, yes: bool) -> None:
+    spec = require_local(settings, "registry.gc")
+    engine = docker_state.client()
+    state = running_registry(engine, spec)
+    config = config_path(engine, spec.name, state.image)
+    refuse_active_uploads(uploads(engine, spec.name), spec)
+    try:
+        multiarch = has_index(spec)
+    except RegistryHTTPError as error:
+        raise StateError(f"Cannot read the registry at {spec.url}: {error}") from None
+    flags = [] if multiarch else ["--delete-untagged"]
+    if multiarch:
+        say(
+            "A multi-arch manifest list is stored: collecting without --delete-untagged, "
+            "which would delete the platform manifests the list points at."
+        )
+    preview = runner.run(gc_argv(spec, state.image, config, *flags, "--dry-run"), hide="both")
+    eligible = list(dict.fromkeys(_ELIGIBLE.findall(preview.stdout or "")))
+    if runner.dry:
+        _dry_script(runner, spec, state.image, config, flags)
+        return
+    sizes = blob_sizes(engine, spec.name, eligible)
+    manifests = _MANIFESTS.search(preview.stdout or "")
+    what = (
+        f"{len(eligible)} blob(s) of {human_size(sum(sizes.values()))}"
+        + (
+            f", {manifests.group(1)} untagged manifest(s)"
+            if manifests and int(manifests.group(1))
+            else ""
+        )
+        + " would be freed"
+    )
+    say(f"garbage-collect --dry-run: {what}.")
+    if not eligible:
+        say("Nothing to collect.")
+        return
+    if not yes:
+        unconfirmed(what)
+        return
+    _collect(runner, spec, state.image, config, flags)
+    _report(engine, spec, sizes)
+
+
+def _dry_script(runner: Runner, spec: RegistrySpec, image: str, config: str, flags) -> None:
+    runner.note("with --yes: stop the registry, collect, start it, check every tag")
+    runner.run(["docker", "stop", spec.name])
+    runner.run(gc_argv(spec, image, config, *flags))
+    runner.run(["docker", "start", spec.name])
+    wait_healthy(runner, spec, started=True)
+
+
+def _collect(runner: Runner, spec: RegistrySpec, image: str, config: str, flags) -> None:
+    """Stop the world, collect, and start the registry again whatever happened."""
+    runner.run(["docker", "stop", spec.name])
+    try:
+        runner.run(gc_argv(spec, image, config, *flags), hide="both")
+    finally:
+        runner.run(["docker", "start", spec.name])
+        wait_healthy(runner, spec, started=True)
+
+
+def _report(engine, spec: RegistrySpec, sizes: dict[str, int]) -> None:
+    remaining = blob_sizes(engine, spec.name, list(sizes))
+    freed = sum(size for digest, size in sizes.items() if digest not in remaining)
+    checked, broken = broken_tags(spec)
+    if broken:
+        raise StateError(
+            f"After garbage collection {len(broken)} tag(s) no longer resolve: "
+            + "; ".join(broken[:5])
+            + ". Push those versions again (`invoke image.push --version V`)."
+        )
+    say(
+        f"Freed {human_size(freed)} ({len(sizes) - len(remaining)} blob(s)); all {checked} "
+        f"remaining tag(s) resolve with every blob."
+    )

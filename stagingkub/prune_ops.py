@@ -1,0 +1,186 @@
+"""registry.prune: delete old tags through the registry API, keeping the newest N.
+
+The tag the cluster runs (asked of helm: the release's image values) is never
+deleted. Without --yes nothing is deleted: the plan is listed, and off a terminal
+the task exits 1 so a Jenkins step cannot pass as if it had pruned.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+from stagingkub import docker_state
+from stagingkub.errors import StateError
+from stagingkub.registry import RegistrySpec
+from stagingkub.registry_api import RegistryHTTPError
+from stagingkub.retention import PrunePlan, TagRecord, plan_prune
+from stagingkub.runner import Runner, say
+
+REPOSITORIES = "/var/lib/registry/docker/registry/v2/repositories"
+HELM_TIMEOUT = 30
+
+
+def require_local(settings, task: str) -> RegistrySpec:
+    if settings.registry.mode != "local":
+        raise StateError(
+            f"{task} works on the local registry container; registry.mode is 'external' "
+            f"({settings.sources['registry.mode']}). An external registry has its own "
+            "retention and garbage collection (Harbor: tag retention and GC in the project "
+            "settings; ECR: lifecycle policies)."
+        )
+    return RegistrySpec.from_settings(settings)
+
+
+def running_registry(engine, spec: RegistrySpec):
+    state = docker_state.container(engine, spec.name)
+    if state is None or not state.running:
+        raise StateError(
+            f"The registry {spec.name} is {'absent' if state is None else state.status}; "
+            "start it with `invoke registry.create` and re-run."
+        )
+    return state
+
+
+def collect(engine, spec: RegistrySpec, repository: str = "") -> list[TagRecord]:
+    """Every tag with its digest and creation time; push times where creation times tie."""
+    try:
+        with spec.api(10.0) as api:
+            repositories = [repository] if repository else api.catalog()
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                tag_lists = list(pool.map(api.tags, repositories))
+                pairs = [
+                    (r, t) for r, tags in zip(repositories, tag_lists, strict=True) for t in tags
+                ]
+                records = [r for r in pool.map(lambda p: _record(api, *p), pairs) if r]
+                return _with_push_times(pool, engine, spec, records)
+    except RegistryHTTPError as error:
+        raise StateError(f"Cannot read the registry at {spec.url}: {error}") from None
+
+
+def _record(api, repository: str, tag: str) -> TagRecord | None:
+    found = api.manifest(repository, tag)
+    if found is None:  # deleted since the tag list was read
+        return None
+    digest, document = found
+    return TagRecord(repository, tag, digest, api.created(repository, document))
+
+
+def _with_push_times(pool, engine, spec: RegistrySpec, records: list[TagRecord]):
+    """Spring Boot's build-image stamps every image 1980-01-01 (reproducible builds): where
+    creation times tie, the time each tag was last pushed decides."""
+    seen: dict[tuple[str, str], int] = {}
+    for record in records:
+        seen[(record.repository, record.created)] = (
+            seen.get((record.repository, record.created), 0) + 1
+        )
+    tied = [r for r in records if seen[(r.repository, r.created)] > 1]
+
+    def pushed(record: TagRecord) -> TagRecord:
+        path = f"{REPOSITORIES}/{record.repository}/_manifests/tags/{record.tag}/current/link"
+        stat = engine.stat(spec.name, path) or {}
+        return TagRecord(**{**record.__dict__, "pushed": parse_mtime(stat.get("mtime", ""))})
+
+    timed = {(r.repository, r.tag): r for r in pool.map(pushed, tied)}
+    return [timed.get((r.repository, r.tag), r) for r in records]
+
+
+def parse_mtime(text: str) -> float:
+    """Seconds since the epoch from the engine's '2026-11-28T17:41:59.88740812Z'; 0 if unknown."""
+    if not text:
+        return 0.0
+    head, _, rest = text.rstrip("Z").partition(".")
+    try:
+        moment = datetime.datetime.fromisoformat(head).replace(tzinfo=datetime.UTC)
+    except ValueError:
+        return 0.0
+    fraction = float(f"0.{rest}") if rest.isdigit() else 0.0
+    return moment.timestamp() + fraction
+
+
+def deployed(settings, spec: RegistrySpec) -> dict[tuple[str, str], str]:
+    """{(repository, tag): reason} for the image the helm release runs, when helm can say."""
+    d = settings.deploy
+    context = settings.cluster.context or f"kind-{settings.cluster.name}"
+    if shutil.which("helm") is None:
+        say("helm is not installed: cannot ask which tag the cluster runs; none is protected.")
+        return {}
+    argv = ["helm", "get", "values", d.release, "--namespace", d.namespace]
+    argv += ["--kube-context", context, "-o", "json"]
+    try:
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=HELM_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        result = subprocess.CompletedProcess(argv, 1, "", f"no answer in {HELM_TIMEOUT} s")
+    if result.returncode != 0:
+        if "not found" not in result.stderr:
+            say(
+                f"Could not ask helm which tag release {d.release} runs ({context}: "
+                f"{result.stderr.strip()[:160]}); no tag is protected for it."
+            )
+        return {}
+    image = ((json.loads(result.stdout or "{}") or {}).get("rhdemo") or {}).get("image") or {}
+    repository, tag = str(image.get("repository") or ""), str(image.get("tag") or "")
+    prefix = spec.push_host + "/"
+    if not repository.startswith(prefix) or not tag:
+        return {}
+    reason = f"deployed: release {d.release} in {d.namespace} runs it"
+    return {(repository[len(prefix) :], tag): reason}
+
+
+def show(plan: PrunePlan) -> None:
+    rows = [("REPOSITORY", "TAG", "CREATED", "DIGEST", "ACTION")]
+    for d in plan.decisions:
+        action = ("delete: " if d.delete else "keep: ") + d.reason
+        created = d.record.created[:19].replace("T", " ") or "unknown"
+        rows.append((d.record.repository, d.record.tag, created, d.record.digest[:19], action))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths, strict=True)), row[4])
+
+
+def unconfirmed(what: str) -> None:
+    """Without --yes: nothing happens; off a terminal that is an error (exit 1)."""
+    message = f"Nothing was deleted: {what}. Re-run with --yes to do it."
+    if not sys.stdin or not sys.stdin.isatty():
+        raise StateError(
+            message + " stdin is not a terminal, so this ends with exit code 1: a Jenkins "
+            "step without --yes must not pass as if it had deleted anything."
+        )
+    say(message)
+
+
+def prune(runner: Runner, settings, *, keep: int, repository: str = "", yes: bool) -> None:
+    spec = require_local(settings, "registry.prune")
+    engine = docker_state.client()
+    running_registry(engine, spec)
+    records = collect(engine, spec, repository)
+    if repository and not records:
+        raise StateError(
+            f"The registry holds no tags in {repository!r}. `invoke registry.ls` lists "
+            "its repositories and tags."
+        )
+    plan = plan_prune(records, keep, deployed(settings, spec))
+    show(plan)
+    deletions = plan.deletions
+    if not deletions:
+        say(f"Nothing to prune: every repository has at most {keep} tags to keep.")
+        return
+    what = f"{len(plan.deleted_tags)} tag(s), {len(deletions)} manifest(s) would be deleted"
+    if runner.dry:
+        for repo, digest in deletions:
+            runner.note(f"DELETE {spec.url}/v2/{repo}/manifests/{digest} (registry.prune --yes)")
+        return
+    if not yes:
+        unconfirmed(what)
+        return
+    with spec.api(30.0) as api:
+        for repo, digest in deletions:
+            api.delete_manifest(repo, digest)
+    say(
+        f"Deleted {len(plan.deleted_tags)} tag(s) ({len(deletions)} manifest(s)). Their layers "
+        "still take disk space until `invoke registry.gc --yes` runs."
+    )
