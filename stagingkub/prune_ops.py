@@ -67,7 +67,8 @@ def _record(api, repository: str, tag: str) -> TagRecord | None:
     if found is None:  # deleted since the tag list was read
         return None
     digest, document = found
-    return TagRecord(repository, tag, digest, api.created(repository, document))
+    children = tuple(child["digest"] for child in document.get("manifests") or [])
+    return TagRecord(repository, tag, digest, api.created(repository, document), children=children)
 
 
 def _with_push_times(pool, engine, spec: RegistrySpec, records: list[TagRecord]):

@@ -17,6 +17,7 @@ class TagRecord:
     digest: str
     created: str  # the image config's RFC 3339 creation time, '' when unknown
     pushed: float = 0.0  # when the tag was last pushed (storage mtime), 0 when unknown
+    children: tuple[str, ...] = ()  # a multi-arch index: its platform manifests' digests
 
     @property
     def order(self) -> tuple[str, float, str]:
@@ -74,11 +75,15 @@ def _decide(
         else:
             decisions.append(Decision(record, True, "older than the newest " + str(keep)))
     kept = {d.record.digest: d.record.tag for d in decisions if not d.delete}
+    inside = {c: d.record.tag for d in decisions if not d.delete for c in d.record.children}
     for decision in decisions:
-        if decision.delete and decision.record.digest in kept:
+        digest = decision.record.digest
+        if decision.delete and digest in kept:
             decision.delete = False
             decision.reason = (
-                f"same image as the kept tag {kept[decision.record.digest]} "
-                "(deleting its digest would delete both)"
+                f"same image as the kept tag {kept[digest]} (deleting its digest would delete both)"
             )
+        elif decision.delete and digest in inside:
+            decision.delete = False
+            decision.reason = f"a platform of the kept multi-arch tag {inside[digest]}"
     return decisions

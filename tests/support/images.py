@@ -62,8 +62,11 @@ def shared_libraries(binary: Path) -> list[Path]:
     return found
 
 
-def build_registry_image(tag: str, labels: dict[str, str]) -> None:
-    """Build a registry:2 equivalent from Debian's binary, tagged `tag`."""
+def build_registry_image(
+    tag: str, labels: dict[str, str], config_path: str = "/etc/docker/registry/config.yml"
+) -> None:
+    """Build a registry:2 equivalent from Debian's binary, tagged `tag`; with
+    config_path /etc/distribution/config.yml, a STAND-IN for registry:3's layout."""
     if not REGISTRY_BINARY.exists():
         raise FileNotFoundError(
             f"{REGISTRY_BINARY} is missing: `apt-get install docker-registry` provides it"
@@ -76,11 +79,12 @@ def build_registry_image(tag: str, labels: dict[str, str]) -> None:
             target = root / library.relative_to("/")
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(library.resolve(), target)
-        config = root / "etc" / "docker" / "registry" / "config.yml"
+        config = root / config_path.lstrip("/")
         config.parent.mkdir(parents=True)
         config.write_text(REGISTRY_CONFIG)
         (root / "var" / "lib" / "registry").mkdir(parents=True)
-        Path(context, "Dockerfile").write_text(REGISTRY_DOCKERFILE)
+        dockerfile = REGISTRY_DOCKERFILE.replace("/etc/docker/registry/config.yml", config_path)
+        Path(context, "Dockerfile").write_text(dockerfile)
         _build(tag, labels, context)
 
 

@@ -1,0 +1,236 @@
+"""registry.prune and registry.gc against a real registry and its real garbage collector."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from tests.support import images
+from tests.support.stack import LABELS, RUN_ID, Stack, docker, echoed
+
+pytestmark = pytest.mark.integration
+
+
+def _created(stack: Stack) -> Stack:
+    result = stack.invoke("registry.create")
+    assert result.returncode == 0, result.stderr
+    return stack
+
+
+def _freed_bytes(stderr: str) -> int:
+    found = re.search(r"Freed .*?\((\d+) B\)|Freed (\d+) B", stderr)
+    assert found, stderr
+    return int(found.group(1) or found.group(2))
+
+
+def test_prune_without_yes_lists_and_deletes_nothing_off_a_terminal(stack):
+    s = _created(stack)
+    for tag in ("1.0.0", "1.1.0", "1.2.0", "1.3.0"):
+        s.push(tag)
+    result = s.invoke("registry.prune", "--keep", "2")  # stdin is not a terminal
+    assert result.returncode == 1
+    assert "Nothing was deleted" in result.stderr and "--yes" in result.stderr
+    assert [line.split()[1] for line in result.stdout.splitlines() if "delete:" in line] == [
+        "1.1.0",
+        "1.0.0",
+    ]
+    assert s.tags() == ["1.0.0", "1.1.0", "1.2.0", "1.3.0"]
+
+
+def test_prune_keeps_exactly_the_newest_n_in_each_repository(stack):
+    s = _created(stack)
+    for tag in ("1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0"):
+        s.push(tag)
+    s.push("2.0.0", repository="other-api")
+    result = s.invoke("registry.prune", "--keep", "2", "--yes")
+    assert result.returncode == 0, result.stderr
+    assert s.tags() == ["1.3.0", "1.4.0"]
+    assert s.tags("other-api") == ["2.0.0"]
+    assert "Deleted 3 tag(s)" in result.stderr and "registry.gc --yes" in result.stderr
+
+
+def test_prune_repo_limits_it_and_a_tag_sharing_a_kept_digest_is_kept(stack):
+    s = _created(stack)
+    for tag in ("1.0.0", "1.1.0", "1.2.0"):
+        s.push(tag)
+    s.push("9.0.0", repository="other-api")
+    s.push("9.1.0", repository="other-api")
+    docker("tag", f"localhost:{s.port}/rhdemo-api:1.1.0", f"localhost:{s.port}/rhdemo-api:stable")
+    docker("push", f"localhost:{s.port}/rhdemo-api:stable", timeout=120)
+    result = s.invoke("registry.prune", "--keep", "2", "--repo", "rhdemo-api", "--yes")
+    assert result.returncode == 0, result.stderr
+    # newest by creation: 1.2.0, then 1.1.0 and stable (one image; stable pushed later wins
+    # the tie); 1.1.0 shares stable's digest, so deleting it would delete stable: it stays
+    assert s.tags() == ["1.1.0", "1.2.0", "stable"]
+    assert "same image as the kept tag stable" in result.stdout
+    assert s.tags("other-api") == ["9.0.0", "9.1.0"]
+
+
+def test_prune_of_an_unknown_repository_is_explained(stack):
+    s = _created(stack)
+    s.push("1.0.0")
+    result = s.invoke("registry.prune", "--keep", "1", "--repo", "no-such-repo", "--yes")
+    assert result.returncode == 1
+    assert "no tags in 'no-such-repo'" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("keep", ["-1", "two", ""])
+def test_prune_refuses_a_bad_keep(stack, keep):
+    result = stack.invoke("registry.prune", "--keep", keep, "--yes")
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert echoed(result.stdout) == []
+
+
+def test_prune_never_deletes_the_tag_the_helm_release_runs(app_stack):
+    s = app_stack
+    app = s.base["image"]["name"]
+    deployed = s.invoke("deploy", "--version", "1.0.0")
+    assert deployed.returncode == 0, deployed.stderr
+    for tag in ("1.1.0", "1.2.0", "1.3.0"):
+        s.push(tag, repository=app)
+    result = s.invoke("registry.prune", "--keep", "1", "--yes")
+    assert result.returncode == 0, result.stderr
+    assert s.tags(app) == ["1.0.0", "1.3.0"]
+    assert re.search(r"1\.0\.0 .* keep: deployed: release rhdemo", result.stdout)
+
+
+def test_gc_frees_the_bytes_of_deleted_tags_and_every_remaining_tag_still_pulls(stack):
+    s = _created(stack)
+    for tag in ("1.0.0", "1.1.0", "1.2.0"):
+        s.push(tag)
+    old_layer = _layers(s, "1.0.0")
+    assert s.invoke("registry.prune", "--keep", "1", "--yes").returncode == 0
+    preview = s.invoke("registry.gc")  # a dry run; off a terminal, exit 1
+    assert preview.returncode == 1 and "would be freed" in preview.stderr
+    assert _blob_status(s, old_layer) == 200  # nothing collected yet
+    result = s.invoke("registry.gc", "--yes")
+    assert result.returncode == 0, result.stderr
+    commands = echoed(result.stdout)
+    assert commands[0].endswith("--delete-untagged --dry-run")
+    assert commands[1:4] == [
+        f"docker stop {s.name}",
+        commands[0].removesuffix(" --dry-run"),
+        f"docker start {s.name}",
+    ]
+    assert _freed_bytes(result.stderr) > 0
+    assert "all 1 remaining tag(s) resolve" in result.stderr
+    assert _blob_status(s, old_layer) == 404
+    reference = f"localhost:{s.port}/rhdemo-api:1.2.0"
+    docker("rmi", reference)
+    assert docker("pull", reference, check=False, timeout=120).returncode == 0
+    assert s.inspect("{{.State.Running}}") == "true"
+
+
+def test_gc_with_nothing_to_free_does_not_stop_the_registry(stack):
+    s = _created(stack)
+    s.push("1.0.0")
+    started = s.inspect("{{.State.StartedAt}}")
+    result = s.invoke("registry.gc", "--yes")
+    assert result.returncode == 0, result.stderr
+    assert "Nothing to collect" in result.stderr
+    assert s.inspect("{{.State.StartedAt}}") == started
+
+
+def test_gc_is_refused_while_an_upload_is_in_progress(stack):
+    s = _created(stack)
+    s.push("1.0.0")
+    with httpx.Client(base_url=s.url, timeout=10) as client:
+        started = client.post("/v2/rhdemo-api/blobs/uploads/")
+        assert started.status_code == 202
+        chunk = client.patch(
+            started.headers["Location"],
+            content=b"x" * 4096,
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        assert chunk.status_code == 202
+    result = s.invoke("registry.gc", "--yes")
+    assert result.returncode == 1
+    assert "in progress" in result.stderr and "rhdemo-api" in result.stderr
+    assert not any(line.startswith("docker stop") for line in echoed(result.stdout))
+    assert s.inspect("{{.State.Running}}") == "true"
+
+
+def test_prune_and_gc_keep_multi_arch_indexes_whole(stack):
+    s = _created(stack)
+    s.push("old")
+    amd, arm = s.push("amd64"), s.push("arm64")
+    index = _put_index(s, "multi", [_descriptor(s, arm), _descriptor(s, amd)])
+    docker("rmi", amd, arm)
+    pruned = s.invoke("registry.prune", "--keep", "1", "--yes")
+    assert pruned.returncode == 0, pruned.stderr
+    # multi is the newest; its platforms stay although they are older than the newest 1
+    assert s.tags() == ["amd64", "arm64", "multi"]
+    assert pruned.stdout.count("a platform of the kept multi-arch tag multi") == 2
+    result = s.invoke("registry.gc", "--yes")
+    assert result.returncode == 0, result.stderr
+    assert "without --delete-untagged" in result.stderr
+    assert all("--delete-untagged" not in line for line in echoed(result.stdout))
+    with httpx.Client(base_url=s.url, timeout=10) as client:
+        for child in index["manifests"]:
+            got = client.get(f"/v2/rhdemo-api/manifests/{child['digest']}",
+                             headers={"Accept": child["mediaType"]})  # fmt: skip
+            assert got.status_code == 200
+
+
+def test_gc_uses_registry_3s_config_path(tmp_path, engine):
+    image = f"stagingkub-test/registry3-layout:{RUN_ID}"
+    if not images.image_exists(image):
+        images.build_registry_image(image, LABELS, config_path="/etc/distribution/config.yml")
+    s = Stack(tmp=tmp_path, image=image)  # a STAND-IN for registry:3's file layout
+    try:
+        _created(s)
+        s.push("1.0.0")
+        s.push("1.1.0")
+        assert s.invoke("registry.prune", "--keep", "1", "--yes").returncode == 0
+        result = s.invoke("registry.gc", "--yes")
+        assert result.returncode == 0, result.stderr
+        assert "garbage-collect /etc/distribution/config.yml" in result.stdout
+        assert _freed_bytes(result.stderr) > 0
+    finally:
+        s.cleanup()
+
+
+def test_gc_dry_prints_the_stop_the_world_script_and_stops_nothing(stack):
+    s = _created(stack)
+    s.push("1.0.0")
+    result = s.invoke("--dry", "registry.gc")
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if not line.startswith("#")]
+    assert lines[1:4][0] == f"docker stop {s.name}" and lines[3] == f"docker start {s.name}"
+    assert s.inspect("{{.State.Running}}") == "true"
+
+
+def _manifest(s: Stack, reference: str) -> httpx.Response:
+    accept = "application/vnd.docker.distribution.manifest.v2+json"
+    return httpx.get(f"{s.url}/v2/rhdemo-api/manifests/{reference}",
+                     headers={"Accept": accept}, timeout=10)  # fmt: skip
+
+
+def _layers(s: Stack, tag: str) -> str:
+    return _manifest(s, tag).json()["layers"][0]["digest"]
+
+
+def _blob_status(s: Stack, digest: str) -> int:
+    return httpx.head(f"{s.url}/v2/rhdemo-api/blobs/{digest}", timeout=10).status_code
+
+
+def _descriptor(s: Stack, reference: str) -> dict:
+    response = _manifest(s, reference.rsplit(":", 1)[1])
+    arch = reference.rsplit(":", 1)[1]
+    return {
+        "mediaType": response.headers["Content-Type"],
+        "digest": response.headers["Docker-Content-Digest"],
+        "size": len(response.content),
+        "platform": {"architecture": arch, "os": "linux"},
+    }
+
+
+def _put_index(s: Stack, tag: str, children: list[dict]) -> dict:
+    media = "application/vnd.docker.distribution.manifest.list.v2+json"
+    index = {"schemaVersion": 2, "mediaType": media, "manifests": children}
+    response = httpx.put(f"{s.url}/v2/rhdemo-api/manifests/{tag}", json=index,
+                         headers={"Content-Type": media}, timeout=10)  # fmt: skip
+    assert response.status_code == 201, response.text
+    return index
