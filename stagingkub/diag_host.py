@@ -59,7 +59,23 @@ def check_docker(probe: Probe) -> Result:
     return Result("docker", OK, f"engine {version.get('Version')} reachable", evidence)
 
 
+def check_external_registry(probe: Probe) -> Result:
+    """registry.mode external: does its API answer (401 without a token is healthy)."""
+    image = ImageSpec.from_settings(probe.settings, "latest")
+    healthy, seen = quick_ping(image.registry_url, timeout=API_TIMEOUT, cafile=image.cafile)
+    evidence = [f"GET {image.registry_url}/v2/ -> {seen}"]
+    if healthy:
+        return Result("registry", OK, f"external registry {image.push_host} answers", evidence)
+    fix = "Check registry.host and registry.port, the network path, and registry.ca_file "
+    fix += "for a private CA (`invoke diag.config`)."
+    return Result(
+        "registry", FAIL, f"external registry {image.push_host} does not answer", evidence, fix=fix
+    )
+
+
 def check_registry(probe: Probe) -> Result:
+    if probe.settings.registry.mode == "external":
+        return check_external_registry(probe)
     spec = registry_spec(probe)
     client = engine(probe)
     state = docker_state.container(client, spec.name)
@@ -225,6 +241,8 @@ def check_tools(probe: Probe) -> Result:
     from stagingkub.runner import INSTALL_HINTS
 
     names = ["docker", "kind", "kubectl", "helm"]
+    if probe.settings.cluster.mode == "existing":
+        names.remove("kind")
     if probe.settings.image.strategy == "mvnw":
         names.append("java")
     tools = preflight.inspect_all(names, probe.settings)

@@ -184,3 +184,39 @@ def test_the_shipped_demo_profile_loads():
     assert (ROOT / settings.image.app_dir / settings.image.dockerfile).is_file()
     assert (ROOT / settings.deploy.values_file).is_file()
     assert settings.sources["image.strategy"].startswith("config/demo.yaml:")
+
+
+def test_the_shipped_external_profile_names_harbor_and_an_existing_context():
+    from stagingkub.helm_ops import values_path
+    from stagingkub.image import ImageSpec
+    from stagingkub.pipeline import release_spec
+
+    env = {**NO_ENV_FILE, "STAGINGKUB_REGISTRY_PASSWORD": "pw"}
+    settings = load(profile="external", environ=env)
+    image = ImageSpec.from_settings(settings, "1.1.0-SNAPSHOT")
+    assert image.remote_ref == "harbor.example.com/rhdemo/rhdemo-api:1.1.0-SNAPSHOT"
+    assert image.registry_url == "https://harbor.example.com"
+    release = release_spec(settings, image)
+    assert release.context == "staging-admin@staging"
+    assert release.pull_secret == "rhdemo-registry" and release.pull_server == "harbor.example.com"
+    assert values_path(settings).name == "values-rhdemo.yaml"
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "words"),
+    [
+        ("cluster:\n  mode: existing\n", "needs cluster.context"),
+        ("registry:\n  mode: external\n", "an external registry is another machine"),
+        ("registry:\n  mode: external\n  host: ghcr.io\n  tls: true\n", "its own"),
+        ("registry:\n  auth: true\n", "needs a user"),
+        ("registry:\n  tls: true\ncluster:\n  wiring: mirrors\n", "no place for the registry's CA"),
+        ("image:\n  scan_severity: HIGH,SEVERE\n", "UNKNOWN, LOW, MEDIUM, HIGH, CRITICAL"),
+        ("registry:\n  username: 'robot$ci'\n", "registry user name"),
+    ],
+)
+def test_settings_that_do_not_go_together_are_explained(root, yaml_text, words):
+    write(root / "config" / "p.yaml", yaml_text)
+    with pytest.raises(ConfigError) as error:
+        load(profile="p", environ=NO_ENV_FILE, root=root)
+    assert words in str(error.value)
+    assert "p.yaml" in str(error.value) or "image.scan_severity" in str(error.value)

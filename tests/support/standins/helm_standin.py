@@ -8,6 +8,7 @@ wiring. A render or pull failure fails the upgrade like a rollout that never
 becomes ready, and leaves the events/pods/describe/logs the kubectl stand-in
 shows. Releases are kept as JSON under STANDIN_STATE/helm/<context>/<namespace>/.
 
+STANDIN_HELM_PULL=0 skips the pulls (an existing cluster whose nodes are not modelled).
 STANDIN_HELM_VERSION sets `helm version` (v3.16.2 or v4.1.4): helm 4 refuses
 --atomic, helm 3 refuses --rollback-on-failure, as the real ones do.
 """
@@ -139,7 +140,10 @@ def upgrade(argv: list[str]) -> int:
     node = context.removeprefix("kind-") + "-control-plane"
     state = release_file(context, namespace, release)
     previous = json.loads(state.read_text()) if state.exists() else {"version": 0}
-    for image in re.findall(r'^\s*image: "?([^"\s]+)"?\s*$', rendered.stdout, re.M):
+    images = re.findall(r'^\s*image: "?([^"\s]+)"?\s*$', rendered.stdout, re.M)
+    if os.environ.get("STANDIN_HELM_PULL") == "0":  # a cluster whose nodes are not modelled
+        images = []
+    for image in images:
         pull = subprocess.run(
             ["docker", "exec", node, "ctr", "content", "fetch", "--hosts-dir",
              "/etc/containerd/certs.d", image],
