@@ -1,0 +1,116 @@
+"""A recognisable secret, set only in the environment, never appears anywhere it could leak.
+
+Every task runs (and the long ones under --dry too) against a registry with TLS
+and htpasswd auth, with the kind, kubectl and helm STAND-INS and a recording
+`docker` wrapper (the real docker, its argv logged). The password, its
+`user:password` base64 and the pull secret's base64 must not appear in any
+output, any command line, the JUnit report, or a tracked file.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from stagingkub.settings import ROOT
+from tests.support.stack import Stack
+
+pytestmark = pytest.mark.integration
+
+SECRET = "Zq7-sweep-Secret-5c1b"
+
+
+def forms(host: str) -> list[str]:
+    credentials = base64.b64encode(f"ci:{SECRET}".encode()).decode()
+    config = json.dumps({"auths": {host: {"auth": credentials}}}, separators=(",", ":"))
+    return [SECRET, credentials, base64.b64encode(config.encode()).decode()]
+
+
+def record_docker(s: Stack) -> str:
+    """A `docker` first on PATH that logs its argv, then runs the real one."""
+    log = s.tmp / "docker-argv.log"
+    real = subprocess.run(["sh", "-c", "command -v docker"], capture_output=True, text=True)
+    wrapper = s.tmp / "bin" / "docker"
+    wrapper.write_text(
+        f'#!/bin/sh\nprintf "%s\\n" "$*" >> {log}\nexec {real.stdout.strip()} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    return str(log)
+
+
+def runs_of_every_task(s: Stack) -> list[list[str]]:
+    junit = str(s.tmp / "diag.xml")
+    diag = ["diag.config", "diag.tools", "diag.docker", "diag.registry", "diag.network",
+            "diag.containerd", "diag.k8s", "diag.disk", "diag.insecure"]  # fmt: skip
+    return [
+        ["--dry", "deploy", "--version", "1.0.0"],
+        ["deploy", "--version", "1.0.0"],
+        ["registry.create"], ["registry.status"], ["registry.ls"], ["registry.logs", "--tail", "5"],
+        ["registry.restart"], ["registry.stop"], ["registry.start"],
+        ["cluster.create"], ["cluster.status"], ["--dry", "cluster.create"],
+        ["image.build", "--version", "1.0.1"], ["image.scan", "--version", "1.0.1"],
+        ["image.push", "--version", "1.0.1"], ["--dry", "image.push", "--version", "1.0.2"],
+        ["deploy.helm", "--version", "1.0.1"], ["--dry", "deploy.helm", "--version", "1.0.1"],
+        ["diag.images", "--version", "1.0.1"], ["diag.pull", "--version", "1.0.1"],
+        *[[name] for name in diag],
+        ["diag.all", "--version", "1.0.1", "--format", "json"],
+        ["diag.all", "--version", "1.0.1", "--junit", junit],
+        ["registry.prune", "--keep", "1"], ["registry.prune", "--keep", "1", "--yes"],
+        ["registry.gc"], ["--dry", "registry.gc"], ["registry.gc", "--yes"],
+        ["image.push", "--version", "no-such-version"],  # an error path
+        ["registry.purge"], ["--dry", "registry.purge"], ["cluster.delete"],
+        ["registry.purge", "--yes"], ["cluster.delete", "--yes"],
+    ]  # fmt: skip
+
+
+def task_names() -> set[str]:
+    listed = subprocess.run(
+        [sys.executable, "-m", "invoke", "--list", "--list-format", "json"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    tree = json.loads(listed.stdout)
+    return {
+        f"{collection['name']}.{task['name']}"
+        for collection in tree["collections"]
+        for task in collection["tasks"]
+    }
+
+
+def test_a_secret_in_the_environment_never_appears_in_any_output_of_any_task(app_stack):
+    s = app_stack
+    s.extra_env.update(
+        STAGINGKUB_REGISTRY_PASSWORD=SECRET, DOCKER_CONFIG=str(s.tmp / "docker-config")
+    )
+    s.write_profile(tls=True, auth=True, username="ci", docker_certs_dir=str(s.tmp / "certs"))
+    docker_log = record_docker(s)
+    leaks = forms(f"localhost:{s.port}")
+    ran = set()
+    for args in runs_of_every_task(s):
+        result = s.invoke(*args)
+        name = next(a for a in args if not a.startswith("-"))
+        ran.add("deploy.pipeline" if name == "deploy" else name)
+        if args[:2] == ["deploy", "--version"]:
+            assert result.returncode == 0, result.stderr
+        assert "Traceback" not in result.stderr, args
+        for leak in leaks:
+            assert leak not in result.stdout + result.stderr, (args, leak)
+    assert ran == task_names()  # every task, so a new one cannot slip past this test
+    where = {
+        "command lines (docker)": Path(docker_log).read_text(),
+        "command lines (kind, kubectl, helm)": s.standin_log.read_text(),
+        "JUnit report": (s.tmp / "diag.xml").read_text(),
+    }
+    for place, text in where.items():
+        assert not [leak for leak in leaks if leak in text], place
+    tracked = subprocess.run(["git", "grep", "-F", "-l", SECRET], cwd=ROOT,
+                             capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert tracked.stdout == ""
+    changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                             cwd=ROOT, capture_output=True, text=True, timeout=60)  # fmt: skip
+    paths = [ROOT / line[3:] for line in changed.stdout.splitlines()]
+    assert not [p for p in paths if p.is_file() and SECRET in p.read_text(errors="replace")]
