@@ -89,7 +89,7 @@ class ClusterSpec:
 
 def _wiring(settings) -> Wiring:
     from stagingkub.registry import RegistrySpec
-    from stagingkub.registry_api import basic_auth
+    from stagingkub.registry_auth import basic_auth
 
     r = settings.registry
     registry = RegistrySpec.from_settings(settings)

@@ -7,7 +7,6 @@ and the CPU, not the registry, was the bound (bench/, registry.ls).
 
 from __future__ import annotations
 
-import base64
 import http.client
 import json
 import ssl
@@ -16,14 +15,17 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 from stagingkub.errors import StateError
-
-
-class RegistryHTTPError(StateError):
-    """The registry could not be reached or answered with an error."""
-
+from stagingkub.registry_auth import (
+    RegistryHTTPError,
+    basic_auth,
+    bearer_challenge,
+    connect,
+    fetch_token,
+    unauthorized,
+)
 
 API_HEADER = "Docker-Distribution-Api-Version"
 MANIFEST_TYPES = ", ".join(
@@ -74,28 +76,6 @@ def base_url(host: str, port: int, scheme: str = "http") -> str:
     return f"{scheme}://{host}:{port}"
 
 
-def tls_context(cafile: str | None) -> ssl.SSLContext:
-    """Verify the registry's certificate against the system's CAs, plus ours when given."""
-    context = ssl.create_default_context()
-    if cafile:
-        context.load_verify_locations(cafile=cafile)
-    return context
-
-
-def connect(url: str, timeout: float, cafile: str | None = None) -> http.client.HTTPConnection:
-    parts = urlsplit(url)
-    if parts.scheme == "https":
-        return http.client.HTTPSConnection(
-            parts.hostname, parts.port, timeout=timeout, context=tls_context(cafile)
-        )
-    return http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
-
-
-def basic_auth(username: str, password: str) -> str:
-    token = base64.b64encode(f"{username}:{password}".encode()).decode()
-    return f"Basic {token}"
-
-
 class RegistryAPI:
     """Requests to one registry, concurrently safe; every call has a timeout.
 
@@ -117,6 +97,7 @@ class RegistryAPI:
         self._local = threading.local()
         self._opened: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
+        self._tokens: dict[tuple[str, str, str], str] = {}
 
     def close(self) -> None:
         with self._lock:
@@ -145,10 +126,33 @@ class RegistryAPI:
     def request(
         self, method: str, path: str, accept: str = ""
     ) -> tuple[int, dict[str, str], bytes]:
-        """(status, headers, body); a keep-alive connection the server closed is retried once."""
+        """(status, headers, body). A registry with token auth (GHCR, Docker Hub, Harbor's
+        token service) answers 401 with a Bearer challenge: the token is fetched with the
+        credentials, cached by scope, and the request sent again with it."""
         headers = {"Accept": accept} if accept else {}
         if self._auth:
             headers["Authorization"] = self._auth
+        status, answer, body = self._send(method, path, headers)
+        challenge = bearer_challenge(answer) if status == 401 else None
+        if challenge is not None:
+            headers["Authorization"] = "Bearer " + self._token(challenge)
+            status, answer, body = self._send(method, path, headers)
+        return status, answer, body
+
+    def _token(self, challenge: dict[str, str]) -> str:
+        key = (challenge.get("realm", ""), challenge.get("service", ""), challenge.get("scope", ""))
+        with self._lock:
+            cached = self._tokens.get(key)
+        if cached is None:
+            cached = fetch_token(challenge, self._auth, self.timeout, self._cafile)
+            with self._lock:
+                self._tokens[key] = cached
+        return cached
+
+    def _send(
+        self, method: str, path: str, headers: dict[str, str]
+    ) -> tuple[int, dict[str, str], bytes]:
+        """One request; a keep-alive connection the server closed is retried once."""
         for attempt in (1, 2):
             connection = self._connection(fresh=attempt == 2)
             try:
@@ -284,18 +288,6 @@ class RegistryAPI:
             unique.update(blob_map)
         total = sum(sum(blob_map.values()) for blob_map in blob_maps)
         return Usage(len(repositories), len(pairs), sum(unique.values()), total)
-
-
-def unauthorized(url: str, sent: bool) -> str:
-    if sent:
-        return (
-            f"The registry at {url} refused the credentials (401). Check registry.username "
-            "and STAGINGKUB_REGISTRY_PASSWORD (.env or the environment)."
-        )
-    return (
-        f"The registry at {url} asks for credentials (401). Set registry.username and "
-        "STAGINGKUB_REGISTRY_PASSWORD (.env or the environment)."
-    )
 
 
 def _blob_sizes(api: RegistryAPI, repository: str, document: dict) -> dict[str, int]:

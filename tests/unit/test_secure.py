@@ -8,7 +8,7 @@ from pathlib import Path
 from stagingkub import secure
 from stagingkub.helm import ReleaseSpec, pull_secret_manifest, pull_secret_shell
 from stagingkub.kind_config import Wiring
-from stagingkub.registry_api import basic_auth
+from stagingkub.registry_auth import basic_auth
 
 NAMES = secure.Names.for_registry("kind-registry", "localhost", "127.0.0.1")
 
