@@ -14,6 +14,7 @@ from stagingkub.kind_config import CERTS_DIR
 
 CRICTL_PATHS = ("/usr/local/bin/crictl", "/usr/bin/crictl")
 HTTPS_SYMPTOM = "server gave HTTP response to HTTPS client"
+X509_SYMPTOM = "x509: certificate signed by unknown authority"
 
 
 def cluster_spec(probe: Probe) -> ClusterSpec:
@@ -36,11 +37,15 @@ def _no_nodes(check: str, probe: Probe) -> Result:
 
 
 def http_from(client, node: str, url: str) -> tuple[bool, str]:
-    """GET url from inside a node, in one exec: curl (kind nodes), else busybox wget
-    (bounded by timeout(1): busybox 1.35's own wget -T crashes)."""
+    """Whether url answers from inside a node (200, or 401 from a registry with auth), in one
+    exec: curl (kind nodes), else busybox wget (bounded by timeout(1): busybox 1.35's own
+    wget -T crashes). Certificates are not checked here: that is diag.containerd's part."""
     script = (
-        'if command -v curl >/dev/null 2>&1; then curl -fsS -m 5 -o /dev/null "$0"; '
-        'else timeout 5 wget -q -O /dev/null "$0"; fi'
+        "if command -v curl >/dev/null 2>&1; then "
+        'code=$(curl -sS -k -m 5 -o /dev/null -w "%{http_code}" "$0") || exit 1; '
+        'echo "HTTP $code"; [ "$code" = 200 ] || [ "$code" = 401 ]; '
+        'else out=$(timeout 5 wget --no-check-certificate -q -O /dev/null "$0" 2>&1); rc=$?; '
+        'echo "$out"; case "$out" in *" 401 "*) exit 0;; esac; exit $rc; fi'
     )
     code, text = client.exec(node, ["sh", "-c", script, url])
     text = text.strip()
@@ -62,7 +67,7 @@ def check_network(probe: Probe) -> Result:
             fix=f"`docker network connect {spec.network} {registry.name}` "
             "(or `invoke cluster.create`, which repairs it)",
         )
-    url = f"http://{registry.name}:5000/v2/"
+    url = f"{spec.wiring.endpoint}/v2/"
     evidence, failed = [], []
     for node in found:
         ok, seen = http_from(engine(probe), node, url)
@@ -109,7 +114,9 @@ def check_containerd(probe: Probe) -> Result:
             problem = f"config_path is not {CERTS_DIR}: hosts.toml files are not read"
         elif hosts is None:
             problem = f"{CERTS_DIR}/{pull_host}/hosts.toml is missing"
-        elif '"https://' in hosts:
+        elif spec.wiring.tls and _ca_problem(spec, node, hosts):
+            problem = _ca_problem(spec, node, hosts)
+        elif '"https://' in hosts and not spec.wiring.tls:
             problem = (
                 f"hosts.toml sends {pull_host} to https://, but the registry speaks plain "
                 f"HTTP: pulls fail with '{HTTPS_SYMPTOM}'"
@@ -134,6 +141,17 @@ def check_containerd(probe: Probe) -> Result:
         )
     summary = f"{len(found)} node(s) pull {pull_host}/* from {endpoint}"
     return Result("containerd", verdict, summary, evidence, fix="; ".join(fixes))
+
+
+def _ca_problem(spec: ClusterSpec, node, hosts: str) -> str:
+    """registry.tls: hosts.toml names the CA, and the node's copy is the registry's CA."""
+    pull_host = spec.wiring.pull_host
+    if "ca = " not in hosts:
+        return f"hosts.toml names no CA: pulls fail with '{X509_SYMPTOM}'"
+    wanted = spec.wiring.ca_files()[pull_host].strip()
+    if (node.ca_files.get(pull_host) or "").strip() != wanted:
+        return f"{CERTS_DIR}/{pull_host}/ca.crt is missing or not the registry's CA"
+    return ""
 
 
 def check_pull(probe: Probe) -> Result:

@@ -140,6 +140,15 @@ def test_kind_nodes_trust_the_ca_and_log_in_through_hosts_toml(kind_stack):
     assert pulled.returncode == 0, pulled.stderr
     converged = s.invoke("cluster.create")
     assert converged.returncode == 0 and "Nothing to do" in converged.stderr
+    for check in ("diag.network", "diag.containerd", "diag.registry"):
+        healthy = s.invoke(check)
+        assert healthy.returncode == 0, (check, healthy.stdout)
+    node_exec(node, "rm", f"/etc/containerd/certs.d/localhost:{s.port}/ca.crt")
+    broken = s.invoke("diag.containerd")
+    assert broken.returncode == 1 and "not the registry's CA" in broken.stdout
+    repaired = s.invoke("cluster.create")
+    assert repaired.returncode == 0 and "ca.crt" in repaired.stderr
+    assert fetch(node, reference).returncode == 0
 
 
 def test_dry_runs_of_a_secure_setup_print_no_secret(kind_stack):

@@ -122,6 +122,7 @@ exec /usr/bin/containerd --config /etc/containerd/config.toml
 """
 BUSYBOX_TOOLS = (
     "sh", "cat", "mkdir", "rm", "ls", "wget", "sleep", "cp", "echo", "grep", "env", "timeout",
+    "ssl_client",
 )  # fmt: skip
 
 
