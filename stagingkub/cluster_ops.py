@@ -142,7 +142,13 @@ def execute(runner: Runner, plan: ClusterPlan) -> None:
 
 def create(runner: Runner, settings, *, ensure_registry: bool = True) -> None:
     """cluster.create: the registry, the cluster, and the wiring between them (idempotent)."""
-    refuse_existing(settings, "cluster.create")
+    if settings.cluster.mode == "existing":
+        say(
+            f"cluster.mode is existing: the cluster behind the context "
+            f"{settings.cluster.context!r} is yours. Nothing to do (no create, no wiring). "
+            "`invoke deploy.helm` deploys to it."
+        )
+        return
     if ensure_registry:  # the pipeline ran the preflight for every step already
         from stagingkub import preflight
 

@@ -29,9 +29,9 @@ def require_local(settings, task: str) -> RegistrySpec:
     if settings.registry.mode != "local":
         raise StateError(
             f"{task} works on the local registry container; registry.mode is 'external' "
-            f"({settings.sources['registry.mode']}). An external registry has its own "
-            "retention and garbage collection (Harbor: tag retention and GC in the project "
-            "settings; ECR: lifecycle policies)."
+            f"({settings.sources['registry.mode']}). An external registry is run by its own "
+            "tools: its UI or API lists images, and it has its own retention and garbage "
+            "collection (Harbor: tag retention and GC in the project; ECR: lifecycle policies)."
         )
     return RegistrySpec.from_settings(settings)
 

@@ -13,7 +13,8 @@ FLAG_HELP = {
 }
 
 
-def _spec(profile, name=None, port=None, bind=None, image=None, volume=None):
+def _spec(profile, name=None, port=None, bind=None, image=None, volume=None, task=""):
+    """The local registry's spec; a task other than create refuses an external registry."""
     from stagingkub.registry import RegistrySpec
 
     settings = load_settings(
@@ -26,6 +27,17 @@ def _spec(profile, name=None, port=None, bind=None, image=None, volume=None):
             "registry.volume": (volume, "--volume"),
         },
     )
+    if settings.registry.mode == "external":
+        from stagingkub.prune_ops import require_local
+        from stagingkub.runner import say
+
+        if task == "registry.create":
+            say(
+                f"registry.mode is external ({settings.registry.host}): there is no local "
+                "registry to create. Nothing to do."
+            )
+            return None
+        require_local(settings, task)
     return RegistrySpec.from_settings(settings)
 
 
@@ -48,8 +60,9 @@ def create(
     """Create or repair the registry: running, healthy, on the kind network (idempotent)."""
     from stagingkub import registry_ops
 
-    spec = _spec(profile, name, port, bind, image, volume)
-    registry_ops.ensure(_runner(c), spec, recreate=recreate)
+    spec = _spec(profile, name, port, bind, image, volume, task="registry.create")
+    if spec is not None:
+        registry_ops.ensure(_runner(c), spec, recreate=recreate)
 
 
 @task(help={"name": FLAG_HELP["name"]})
@@ -57,7 +70,7 @@ def start(c, name=None, profile=None):
     """Start the stopped registry container and wait until its API answers."""
     from stagingkub import registry_ops
 
-    registry_ops.start(_runner(c), _spec(profile, name))
+    registry_ops.start(_runner(c), _spec(profile, name, task="registry.start"))
 
 
 @task(help={"name": FLAG_HELP["name"]})
@@ -65,7 +78,7 @@ def stop(c, name=None, profile=None):
     """Stop the registry container (its data stays in the volume)."""
     from stagingkub import registry_ops
 
-    registry_ops.stop(_runner(c), _spec(profile, name))
+    registry_ops.stop(_runner(c), _spec(profile, name, task="registry.stop"))
 
 
 @task(help={"name": FLAG_HELP["name"]})
@@ -73,7 +86,7 @@ def restart(c, name=None, profile=None):
     """Restart the registry container and wait until its API answers."""
     from stagingkub import registry_ops
 
-    registry_ops.restart(_runner(c), _spec(profile, name))
+    registry_ops.restart(_runner(c), _spec(profile, name, task="registry.restart"))
 
 
 @task(
@@ -89,7 +102,8 @@ def logs(c, name=None, follow=False, tail="", profile=None):
 
     if tail:
         tail = str(validate.count(tail, "--tail"))
-    registry_ops.logs(_runner(c), _spec(profile, name), follow=follow, tail=tail)
+    spec = _spec(profile, name, task="registry.logs")
+    registry_ops.logs(_runner(c), spec, follow=follow, tail=tail)
 
 
 @task(help={"name": FLAG_HELP["name"]})
@@ -97,7 +111,7 @@ def status(c, name=None, profile=None):
     """State, health, port, networks, image, volume and disk use; exit 1 unless healthy."""
     from stagingkub import registry_ops
 
-    print_status(*registry_ops.status(_spec(profile, name)))
+    print_status(*registry_ops.status(_spec(profile, name, task="registry.status")))
 
 
 @task(help={**FLAG_HELP, "yes": "Confirm deleting the registry's data (required off a terminal)."})
@@ -105,7 +119,7 @@ def purge(c, name=None, port=None, bind=None, image=None, volume=None, yes=False
     """Delete the registry and ALL its images, then recreate it empty (asks, or --yes)."""
     from stagingkub import registry_ops
 
-    spec = _spec(profile, name, port, bind, image, volume)
+    spec = _spec(profile, name, port, bind, image, volume, task="registry.purge")
     registry_ops.purge(_runner(c), spec, yes=yes)
 
 
@@ -114,7 +128,7 @@ def ls(c, name=None, port=None, profile=None):
     """Repositories, tags, digests and sizes in the registry (shared layers counted once)."""
     from stagingkub import registry_ops
 
-    rows, footer = registry_ops.listing(_spec(profile, name, port))
+    rows, footer = registry_ops.listing(_spec(profile, name, port, task="registry.ls"))
     header = ("REPOSITORY", "TAG", "DIGEST", "SIZE")
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(4)]
     for row in [header, *rows]:

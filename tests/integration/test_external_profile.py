@@ -91,9 +91,15 @@ def test_kind_and_local_registry_tasks_explain_they_do_not_apply(app_stack):
     s = app_stack
     s.write_profile(mode="external", host="registry.invalid", port=443,
                     cluster={"mode": "existing", "context": "staging"})  # fmt: skip
+    for task in (["cluster.create"], ["registry.create"]):  # Jenkins' stages pass: no-ops
+        result = s.invoke(*task)
+        assert result.returncode == 0 and "Nothing to do" in result.stderr
+        assert echoed(result.stdout) == []
     for task, words in (
-        (["cluster.create"], "cluster.mode is 'existing'"),
+        (["cluster.status"], "cluster.mode is 'existing'"),
         (["cluster.delete", "--yes"], "cluster.mode is 'existing'"),
+        (["registry.status"], "registry.mode is 'external'"),
+        (["registry.purge", "--yes"], "registry.mode is 'external'"),
         (["registry.prune", "--keep", "1", "--yes"], "registry.mode is 'external'"),
         (["registry.gc", "--yes"], "registry.mode is 'external'"),
     ):
