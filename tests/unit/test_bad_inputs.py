@@ -23,6 +23,15 @@ FIELDS = {
     "STAGINGKUB_DEPLOY_CHART": [*SHELLISH, "", "..", "../charts/rhdemo"],
     # image.app_dir may hold '..': ../rhdemo-api beside this repository is the usual layout
     "STAGINGKUB_IMAGE_APP_DIR": [*SHELLISH, ""],
+    "STAGINGKUB_REGISTRY_MODE": [*SHELLISH, "", "remote"],
+    "STAGINGKUB_REGISTRY_PROJECT": [*SHELLISH, "..", "Team"],
+    "STAGINGKUB_REGISTRY_USERNAME": [*SHELLISH, "robot$ci", "a:b"],
+    "STAGINGKUB_REGISTRY_TLS": ["maybe", "$(id)"],
+    "STAGINGKUB_REGISTRY_CA_FILE": [*SHELLISH],
+    "STAGINGKUB_CLUSTER_MODE": [*SHELLISH, "", "k3d"],
+    "STAGINGKUB_IMAGE_SCAN": [*SHELLISH, "", "sometimes"],
+    "STAGINGKUB_IMAGE_SCAN_SEVERITY": [*SHELLISH, "", "high", "HIGH;CRITICAL"],
+    "STAGINGKUB_DEPLOY_PULL_SECRET": [*SHELLISH, "..", "Pull_Secret"],
 }
 CASES = [(name, value) for name, values in FIELDS.items() for value in values]
 
@@ -81,3 +90,18 @@ def test_yaml_and_env_file_values_are_checked_alike(recording_path, tmp_path, ke
     )
     refused(result, log)
     assert "bad.env:1" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["registry.prune", "--keep", "-1", "--yes"],
+        ["registry.prune", "--keep", "$(id)", "--yes"],
+        ["registry.prune", "--keep", "2", "--repo", "a;b", "--yes"],
+        ["registry.prune", "--keep", "2", "--repo", "Upper", "--yes"],
+        ["image.scan", "--version", "a;b"],
+    ],
+)
+def test_bad_maintenance_flags_are_refused_before_any_command(recording_path, args):
+    path, log = recording_path
+    refused(invoke(*args, path=path), log)
