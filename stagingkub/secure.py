@@ -15,6 +15,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from stagingkub.validate import is_ip
+
 CA_DAYS = 3650
 SERVER_DAYS = 825  # what Apple and browsers accept for a server certificate
 RENEW_BEFORE = datetime.timedelta(days=30)
@@ -35,16 +37,8 @@ class Names:
         for name in (host, bind_address):
             if not name or name in ("0.0.0.0", "::"):
                 continue
-            (ips if _is_ip(name) else dns).add(name)
+            (ips if is_ip(name) else dns).add(name)
         return cls(tuple(sorted(dns)), tuple(sorted(ips)))
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _now() -> datetime.datetime:

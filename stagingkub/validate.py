@@ -111,7 +111,7 @@ def _check_domain(domain: str, name: str, what: str) -> None:
         host, _, port_part = domain.partition(":")
         ok = True
     if host.startswith("["):
-        ok = ok and host.endswith("]") and _is_ip(host[1:-1])
+        ok = ok and host.endswith("]") and is_ip(host[1:-1])
     else:
         ok = ok and all(_DOMAIN_COMPONENT.fullmatch(c) for c in host.split("."))
     if port_part and not (port_part.isascii() and port_part.isdigit()):
@@ -123,7 +123,7 @@ def _check_domain(domain: str, name: str, what: str) -> None:
         )
 
 
-def _is_ip(text: str) -> bool:
+def is_ip(text: str) -> bool:
     try:
         ipaddress.ip_address(text)
     except ValueError:
@@ -143,7 +143,7 @@ def port(value: object, what: str) -> int:
 
 def bind_address(value: str, what: str) -> str:
     """An IP literal Docker can publish a port on (127.0.0.1, 0.0.0.0, ::1...)."""
-    if not isinstance(value, str) or not _is_ip(value):
+    if not isinstance(value, str) or not is_ip(value):
         raise InputError(
             f"{what} is {_shown(value)}, which is not an IP address. Docker publishes ports "
             "on an address, not a host name: use 127.0.0.1 (this machine only, the default), "
@@ -155,7 +155,7 @@ def bind_address(value: str, what: str) -> str:
 def host_name(value: str, what: str) -> str:
     """The registry host as clients write it in image names (localhost, harbor.example.com)."""
     if not isinstance(value, str) or not (
-        all(_DOMAIN_COMPONENT.fullmatch(c) for c in value.split(".")) or _is_ip(value)
+        all(_DOMAIN_COMPONENT.fullmatch(c) for c in value.split(".")) or is_ip(value)
     ):
         raise InputError(
             f"{what} is {_shown(value)}, which is not a host name (for example 'localhost')."
