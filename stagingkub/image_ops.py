@@ -9,7 +9,7 @@ import shlex
 from stagingkub import docker_state, preflight
 from stagingkub.errors import StateError
 from stagingkub.image import ImageSpec, build_argv, login_argv, push_argv, tag_argv
-from stagingkub.registry_api import RegistryHTTPError
+from stagingkub.registry_api import RegistryHTTPError, RegistryUnauthorized
 from stagingkub.runner import Runner, require_tools, say
 
 _PUSH_DIGEST = re.compile(r"digest: (sha256:[0-9a-f]{64})")
@@ -86,8 +86,17 @@ def push(runner: Runner, spec: ImageSpec) -> str:
             f"There is no local image {spec.local_ref} to push. Build it first: "
             f"`invoke image.build --version {spec.version}`."
         )
+    if spec.auth and not spec.auth[1]:
+        raise StateError(_NO_PASSWORD.format(host=spec.push_host))
     # Under --dry the build has not run, or the registry may not exist yet: plan the push.
-    remote = _remote_digests(spec, dry=runner.dry) if image is not None else None
+    try:
+        remote = _remote_digests(spec, dry=runner.dry) if image is not None else None
+    except _Unreadable:
+        say(
+            f"{spec.push_host} does not answer anonymous API requests and registry.username is "
+            "not set: pushing without checking whether it holds this image already."
+        )
+        remote = None
     if image is not None and remote and _local_digests(image, spec.repository) & set(remote):
         tagged = local_image(engine, spec.remote_ref)
         if tagged is None or tagged["Id"] != image["Id"]:
@@ -103,24 +112,48 @@ def push(runner: Runner, spec: ImageSpec) -> str:
     return verify_push(spec, result.stdout)
 
 
+_NO_PASSWORD = (
+    "registry.username is set for {host} but no password: set STAGINGKUB_REGISTRY_PASSWORD "
+    "in .env or the environment (in Jenkins, through withCredentials)."
+)
+
+
+class _Unreadable(Exception):
+    """An external registry wants credentials for its API, and none are configured (the user
+    ran `docker login` by hand): the push goes on unchecked."""
+
+
 def _remote_digests(spec: ImageSpec, dry: bool = False) -> tuple[str, str] | None:
     try:
         with spec.api(10.0) as api:
             return api.digests(spec.path, spec.version)
+    except RegistryUnauthorized:
+        if spec.external and not spec.auth:
+            raise _Unreadable from None
+        if dry:
+            return None
+        raise
     except RegistryHTTPError as error:
         if dry:
             return None
-        where = "`invoke registry.status` tells whether it runs." if spec.is_local_registry else ""
         raise StateError(
-            f"Cannot ask the registry at {spec.registry_url} about {spec.remote_ref}: "
-            f"{error} {where}".strip()
+            f"Cannot ask the registry at {spec.registry_url} about {spec.remote_ref}: {error}"
         ) from None
 
 
 def verify_push(spec: ImageSpec, push_output: str) -> str:
     """The registry must resolve the tag to the digest docker push reported."""
     pushed = _PUSH_DIGEST.findall(push_output)
-    remote = _remote_digests(spec)
+    try:
+        remote = _remote_digests(spec)
+    except _Unreadable:
+        if not pushed:
+            raise StateError(
+                f"docker push ended without a digest, and {spec.push_host} cannot be asked "
+                "without registry.username: set it (and STAGINGKUB_REGISTRY_PASSWORD) to verify."
+            ) from None
+        say(f"Pushed {spec.remote_ref}@{pushed[-1]} (not verified: the API needs a login).")
+        return pushed[-1]
     if remote is None or (pushed and remote[0] != pushed[-1]):
         raise StateError(
             f"docker push reported {pushed[-1] if pushed else 'success'}, but the registry "
@@ -140,11 +173,7 @@ def login(runner: Runner, spec: ImageSpec) -> None:
         return
     username, password = spec.auth
     if not password:
-        raise StateError(
-            f"registry.username is set for {spec.push_host} but no password: set "
-            "STAGINGKUB_REGISTRY_PASSWORD in .env or the environment (in Jenkins, through "
-            "withCredentials)."
-        )
+        raise StateError(_NO_PASSWORD.format(host=spec.push_host))
     if runner.dry:  # the script reads the secret from the environment, never inlines it
         print(
             f'printf %s "$STAGINGKUB_REGISTRY_PASSWORD" | {shlex.join(login_argv(spec, username))}'

@@ -20,6 +20,7 @@ from urllib.parse import urljoin
 from stagingkub.errors import StateError
 from stagingkub.registry_auth import (
     RegistryHTTPError,
+    RegistryUnauthorized,
     basic_auth,
     bearer_challenge,
     connect,
@@ -189,7 +190,7 @@ class RegistryAPI:
         if status == 404:
             return None
         if status == 401:
-            raise RegistryHTTPError(unauthorized(self.url, bool(self._auth)))
+            raise RegistryUnauthorized(unauthorized(self.url, bool(self._auth)))
         if status >= 400:
             raise RegistryHTTPError(f"The registry answered {status} to GET {path}: {body[:200]!r}")
         return headers, json.loads(body or b"{}")
@@ -256,7 +257,7 @@ class RegistryAPI:
                 "REGISTRY_STORAGE_DELETE_ENABLED=true (the data is kept)."
             )
         if status == 401:
-            raise RegistryHTTPError(unauthorized(self.url, bool(self._auth)))
+            raise RegistryUnauthorized(unauthorized(self.url, bool(self._auth)))
         raise RegistryHTTPError(
             f"The registry answered {status} to DELETE {repository}@{digest}: {body[:200]!r}"
         )

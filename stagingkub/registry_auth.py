@@ -21,6 +21,10 @@ class RegistryHTTPError(StateError):
     """The registry could not be reached or answered with an error."""
 
 
+class RegistryUnauthorized(RegistryHTTPError):
+    """The registry (or its token service) wants credentials it did not get or refused."""
+
+
 def tls_context(cafile: str | None) -> ssl.SSLContext:
     """Verify the registry's certificate against the system's CAs, plus ours when given."""
     context = ssl.create_default_context()
@@ -74,7 +78,8 @@ def fetch_token(challenge: dict[str, str], authorization: str, timeout: float, c
     except (URLError, OSError, ValueError) as error:
         reason = getattr(error, "code", None) or getattr(error, "reason", None) or error
         refused = " (check registry.username and STAGINGKUB_REGISTRY_PASSWORD)" * (reason == 401)
-        raise RegistryHTTPError(
+        kind = RegistryUnauthorized if reason in (401, 403) else RegistryHTTPError
+        raise kind(
             f"The registry's token service {realm} refused or failed: {reason}{refused}."
         ) from None
     token = document.get("token") or document.get("access_token")

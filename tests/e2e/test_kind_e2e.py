@@ -63,3 +63,27 @@ def test_real_kind_pulls_through_the_hosts_toml_wiring(real):
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert f"localhost:{real.port}" in configmap.stdout
+
+
+def test_real_kind_pulls_from_the_tls_and_htpasswd_registry(real, tmp_path):
+    password = f"e2e-pw-{RUN_ID}"
+    real.extra_env.update(STAGINGKUB_REGISTRY_PASSWORD=password,
+                          DOCKER_CONFIG=str(tmp_path / "docker-config"))  # fmt: skip
+    real.write_profile(tls=True, auth=True, username="ci",
+                       docker_certs_dir=str(tmp_path / "certs.d"))  # fmt: skip
+    created = real.invoke("cluster.create")
+    assert created.returncode == 0, created.stderr
+    reference = f"localhost:{real.port}/rhdemo-api:e2e-{RUN_ID}-tls"
+    docker("pull", "busybox:1.36", timeout=180)
+    docker("tag", "busybox:1.36", reference)
+    env = {"DOCKER_CONFIG": real.extra_env["DOCKER_CONFIG"]}
+    docker("login", f"localhost:{real.port}", "--username", "ci", "--password-stdin",
+           env=env, stdin=password)  # fmt: skip
+    docker("push", reference, env=env, timeout=180)
+    node = f"{real.cluster}-control-plane"
+    # containerd 2.x in kindest/node: https://kind-registry:5000 trusted through `ca`,
+    # logged in through the hosts.toml header, no credentials passed by crictl
+    assert crictl_pull(node, reference).returncode == 0
+    for check in ("diag.network", "diag.containerd", "diag.pull"):
+        result = real.invoke(check, *(["--version", f"e2e-{RUN_ID}-tls"] * (check == "diag.pull")))
+        assert result.returncode == 0, (check, result.stdout)

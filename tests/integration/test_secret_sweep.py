@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 
 from stagingkub.settings import ROOT
-from tests.support.stack import Stack
+from tests.support.stack import RUN_ID, Stack
 
 pytestmark = pytest.mark.integration
 
-SECRET = "Zq7-sweep-Secret-5c1b"
+SECRET = f"Zq7-sweep-{RUN_ID}-5c1b"  # made at run time: no file holds it unless we leak it
 
 
 def forms(host: str) -> list[str]:

@@ -165,3 +165,22 @@ def test_wrong_credentials_for_a_token_registry_are_explained(stack, token_regis
                       cafile=str(token_registry.ca))  # fmt: skip
     with pytest.raises(RegistryHTTPError, match=r"token service .* refused"):
         api.catalog()
+
+
+def test_after_a_manual_docker_login_the_push_goes_on_unverified(stack, token_registry):
+    s = stack
+    app = f"{s.prefix}-app"
+    s.base["image"] = {"name": app}
+    s.write_profile(mode="external", host=HOST, port=token_registry.port,
+                    ca_file=str(token_registry.ca))  # fmt: skip
+    from tests.support import images
+    from tests.support.stack import LABELS
+
+    images.build_app_image(f"{app}:2.0.0", LABELS, content=f"{app} manual login")
+    env = {"DOCKER_CONFIG": str(s.tmp / "dc")}
+    docker("login", f"{HOST}:{token_registry.port}", "--username", USER, "--password-stdin",
+           env=env, stdin=PASSWORD)  # fmt: skip
+    result = s.invoke("image.push", "--version", "2.0.0", **env)
+    assert result.returncode == 0, result.stderr
+    assert "assuming `docker login` was done already" in result.stderr
+    assert "pushing without checking" in result.stderr and "not verified" in result.stderr
