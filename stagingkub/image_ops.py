@@ -200,6 +200,7 @@ def scan(runner: Runner, spec: ImageSpec) -> None:
     import shutil
 
     if spec.scan == "never":
+        runner.note("image scan off (image.scan: never)")
         return
     if shutil.which("trivy") is None:
         if spec.scan == "always":

@@ -234,3 +234,21 @@ def _put_index(s: Stack, tag: str, children: list[dict]) -> dict:
                          headers={"Content-Type": media}, timeout=10)  # fmt: skip
     assert response.status_code == 201, response.text
     return index
+
+
+def test_the_check_after_gc_names_a_tag_whose_layer_is_gone(stack, busybox_image, monkeypatch):
+    from stagingkub import gc_ops, settings
+    from stagingkub.registry import RegistrySpec
+    from tests.support.stack import use_stack_settings
+
+    s = _created(stack)
+    s.push("1.0.0")
+    s.push("1.1.0")
+    layer = _layers(s, "1.0.0").split(":", 1)[1]
+    blob = f"/var/lib/registry/docker/registry/v2/blobs/sha256/{layer[:2]}/{layer}"
+    docker("run", "--rm", *s.label_args(), "-v", f"{s.volume}:/var/lib/registry", busybox_image,
+           "busybox", "rm", "-r", blob)  # fmt: skip (the stand-in links few applets)
+    use_stack_settings(s, monkeypatch)
+    checked, broken = gc_ops.broken_tags(RegistrySpec.from_settings(settings.load()))
+    assert checked == 2
+    assert broken == [f"rhdemo-api:1.0.0: blob sha256:{layer[:12]} answers 404"]
