@@ -113,8 +113,10 @@ def registry_attached(engine, registry_name: str, network: str) -> bool:
     return state is not None and network in state.networks
 
 
-def read_state(engine, spec: ClusterSpec, with_version: bool = False) -> ClusterState:
-    names = node_names(engine, spec.name)
+def read_state(
+    engine, spec: ClusterSpec, with_version: bool = False, names: list[str] | None = None
+) -> ClusterState:
+    names = node_names(engine, spec.name) if names is None else names
     nodes = tuple(read_node(engine, n, spec, with_version) for n in names)
     if not nodes:
         raise StateError(
@@ -158,7 +160,8 @@ def create(runner: Runner, settings, *, ensure_registry: bool = True) -> None:
     external = settings.registry.mode == "external"
     if ensure_registry and not external:
         registry_ops.ensure(runner, RegistrySpec.from_settings(settings), engine=engine)
-    exists = spec.name in clusters(engine)
+    names = node_names(engine, spec.name)  # kind's label on its nodes: the cluster exists
+    exists = bool(names)
     if not exists:
         execute(runner, plan_create_cluster(spec, kind_version()))
     if external:
@@ -172,7 +175,7 @@ def create(runner: Runner, settings, *, ensure_registry: bool = True) -> None:
         attached = registry_attached(engine, spec.wiring.registry_name, spec.network)
         state = predicted_state(spec, attached)
     else:
-        state = read_state(engine, spec)
+        state = read_state(engine, spec, names=names if exists else None)
     wiring = plan_wiring(spec, state)
     execute(runner, wiring)
     if runner.dry:

@@ -37,13 +37,22 @@ class ContainerState:
         return self.status in ("running", "restarting")
 
 
+_CLIENTS: dict[tuple[str | None, ...], Any] = {}
+
+
 def client() -> Any:
-    """An engine client that has answered a ping, or DockerUnavailable."""
+    """An engine client that has answered a ping, or DockerUnavailable; one per process
+    and engine address (a task asks several times; each request still connects anew)."""
+    import os
+
     from stagingkub.engine import Engine
 
-    engine = Engine()
-    engine.ping()
-    return engine
+    key = tuple(os.environ.get(name) for name in ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG"))
+    if key not in _CLIENTS:
+        engine = Engine()
+        engine.ping()
+        _CLIENTS[key] = engine
+    return _CLIENTS[key]
 
 
 def container(engine: Any, name: str) -> ContainerState | None:

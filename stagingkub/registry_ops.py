@@ -34,11 +34,14 @@ def ensure(
     renewed = secure_ops.prepare(runner, spec)
     current = docker_state.container(engine, spec.name)
     state = None if assume_absent else current
+    network = docker_state.network_exists(engine, spec.network)
+    mounted = current is not None and current.data_volume == spec.volume  # so it exists
     plan = plan_create(
         spec,
         state,
-        network_exists=docker_state.network_exists(engine, spec.network),
-        volume_exists=not assume_absent and docker_state.volume_exists(engine, spec.volume),
+        network_exists=network,
+        volume_exists=not assume_absent
+        and (mounted or docker_state.volume_exists(engine, spec.volume)),
         recreate=recreate,
     )
     if plan.needs_port:
@@ -56,15 +59,15 @@ def ensure(
     if not plan.commands and not renewed:
         say(
             f"Registry {spec.name} is up to date: running, healthy at {spec.url}"
-            + _network_words(engine, spec)
+            + _network_words(network, spec)
             + ". Nothing to do."
         )
     elif not runner.dry:
         say(f"Registry {spec.name}: " + "; ".join(plan.changes) + f". Healthy at {spec.url}.")
 
 
-def _network_words(engine, spec: RegistrySpec) -> str:
-    if docker_state.network_exists(engine, spec.network):
+def _network_words(network_exists: bool, spec: RegistrySpec) -> str:
+    if network_exists:
         return f", on the {spec.network} network"
     return f" (no {spec.network} network yet: cluster.create will connect it)"
 

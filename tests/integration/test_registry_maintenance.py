@@ -246,8 +246,18 @@ def test_the_check_after_gc_names_a_tag_whose_layer_is_gone(stack, busybox_image
     s.push("1.1.0")
     layer = _layers(s, "1.0.0").split(":", 1)[1]
     blob = f"/var/lib/registry/docker/registry/v2/blobs/sha256/{layer[:2]}/{layer}"
-    docker("run", "--rm", *s.label_args(), "-v", f"{s.volume}:/var/lib/registry", busybox_image,
-           "busybox", "rm", "-r", blob)  # fmt: skip (the stand-in links few applets)
+    docker(
+        "run",
+        "--rm",
+        *s.label_args(),
+        "-v",
+        f"{s.volume}:/var/lib/registry",
+        busybox_image,
+        "busybox",
+        "rm",
+        "-r",
+        blob,
+    )  # fmt: skip (the stand-in links few applets)
     use_stack_settings(s, monkeypatch)
     checked, broken = gc_ops.broken_tags(RegistrySpec.from_settings(settings.load()))
     assert checked == 2
