@@ -335,16 +335,17 @@ def chart_path(value: str, what: str) -> str:
     return value
 
 
-_USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}")
+_USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+$-]{0,127}")
 SEVERITIES = ("UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL")
 
 
 def username(value: str, what: str) -> str:
-    """A registry user name: letters, digits and . _ @ + - (htpasswd forbids ':')."""
+    """A registry user name: letters, digits and . _ @ + - $ (Harbor's robot accounts are
+    robot$project+name; every command line quotes it, htpasswd forbids ':')."""
     if not isinstance(value, str) or not _USERNAME.fullmatch(value):
         raise InputError(
             f"{what} is {_shown(value)}; a registry user name is 1 to 128 letters, digits "
-            "and . _ @ + -, starting with a letter or digit."
+            "and . _ @ + - $, starting with a letter or digit (Harbor: robot$project+name)."
         )
     return value
 

@@ -166,3 +166,14 @@ def test_dockerfile_strategy_needs_the_dockerfile(tmp_path):
         check_build_inputs(spec)
     (tmp_path / "Dockerfile").write_text("FROM scratch\n")
     check_build_inputs(spec)
+
+
+def test_a_harbor_robot_account_reaches_docker_login_as_one_argument():
+    import shlex
+    import subprocess
+
+    argv = login_argv(IMAGE, "robot$rhdemo+ci")
+    line = shlex.join(argv)  # what the runner echoes and runs
+    echoed = subprocess.run(["bash", "-c", f"printf '%s\\n' {line[len('docker '):]}"],
+                            capture_output=True, text=True, timeout=10).stdout  # fmt: skip
+    assert echoed.splitlines() == argv[1:]

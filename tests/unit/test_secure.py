@@ -5,6 +5,8 @@ import stat
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from stagingkub import secure
 from stagingkub.helm import ReleaseSpec, pull_secret_manifest, pull_secret_shell
 from stagingkub.kind_config import Wiring
@@ -64,19 +66,24 @@ def _bash(script: str, password: str) -> str:
                           timeout=10).stdout  # fmt: skip
 
 
-def test_the_dry_hosts_toml_computes_the_same_header_from_the_environment():
+USERS = pytest.mark.parametrize("user", ["ci", "robot$rhdemo+ci"])  # Harbor robot accounts
+
+
+@USERS
+def test_the_dry_hosts_toml_computes_the_same_header_from_the_environment(user):
     wiring = Wiring("kind-registry", 5000, tls=True, ca_file="/x",
-                    auth_header=basic_auth("ci", "pw-123"), username="ci")  # fmt: skip
+                    auth_header=basic_auth(user, "pw-123"), username=user)  # fmt: skip
     shown = wiring.hosts_files(wiring.shell_authorization())["localhost:5000"]
-    assert "pw-123" not in shown and basic_auth("ci", "pw-123") not in shown
+    assert "pw-123" not in shown and basic_auth(user, "pw-123") not in shown
     rendered = _bash(f"cat <<STAGINGKUB_EOF\n{shown}STAGINGKUB_EOF\n", "pw-123")
     assert rendered == wiring.hosts_files()["localhost:5000"]
 
 
-def test_the_dry_pull_secret_builds_the_same_manifest_from_the_environment():
+@USERS
+def test_the_dry_pull_secret_builds_the_same_manifest_from_the_environment(user):
     spec = ReleaseSpec(
         "rhdemo", Path("/c"), "ns", "ctx", "5m", True, (Path("/v"),), "localhost:5000/x", "1",
-        pull_secret="rhdemo-registry", pull_server="localhost:5000", pull_username="ci",
+        pull_secret="rhdemo-registry", pull_server="localhost:5000", pull_username=user,
         pull_password="pw-123",
     )  # fmt: skip
     script = pull_secret_shell(spec)
