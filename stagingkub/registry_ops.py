@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Callable
 
-from stagingkub import docker_state, ports, secure_ops
+from stagingkub import docker_state, ports
 from stagingkub.errors import StateError
 from stagingkub.registry import (
     RegistrySpec,
@@ -31,7 +31,7 @@ def ensure(
     assume_absent plans as if container and volume were gone (purge under --dry).
     """
     engine = engine or docker_state.client()
-    renewed = secure_ops.prepare(runner, spec)
+    renewed = _secure_ops().prepare(runner, spec) if spec.secure else []
     current = docker_state.container(engine, spec.name)
     state = None if assume_absent else current
     network = docker_state.network_exists(engine, spec.network)
@@ -55,7 +55,8 @@ def ensure(
         plan.starts = True
         plan.changes.append("restarted it to load the new " + " and ".join(renewed))
     wait_healthy(runner, spec, plan.starts)
-    secure_ops.trust_on_host(runner, spec)
+    if spec.tls:
+        _secure_ops().trust_on_host(runner, spec)
     if not plan.commands and not renewed:
         say(
             f"Registry {spec.name} is up to date: running, healthy at {spec.url}"
@@ -64,6 +65,13 @@ def ensure(
         )
     elif not runner.dry:
         say(f"Registry {spec.name}: " + "; ".join(plan.changes) + f". Healthy at {spec.url}.")
+
+
+def _secure_ops():
+    """secure_ops (and cryptography, bcrypt behind it) load only for registry.tls/auth."""
+    from stagingkub import secure_ops
+
+    return secure_ops
 
 
 def _network_words(network_exists: bool, spec: RegistrySpec) -> str:
