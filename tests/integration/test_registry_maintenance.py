@@ -198,7 +198,9 @@ def test_gc_dry_prints_the_stop_the_world_script_and_stops_nothing(stack):
     result = s.invoke("--dry", "registry.gc")
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.stdout.splitlines() if not line.startswith("#")]
-    assert lines[1:4][0] == f"docker stop {s.name}" and lines[3] == f"docker start {s.name}"
+    assert lines[0].endswith("--dry-run")
+    assert lines[1] == f"docker stop {s.name}" and lines[2] == lines[0].removesuffix(" --dry-run")
+    assert lines[3] == f"docker start {s.name}"
     assert s.inspect("{{.State.Running}}") == "true"
 
 
