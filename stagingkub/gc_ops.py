@@ -15,11 +15,10 @@ from dataclasses import dataclass
 
 from stagingkub import docker_state
 from stagingkub.errors import StateError
-from stagingkub.prune_ops import require_local, running_registry, unconfirmed
 from stagingkub.registry import RegistrySpec
-from stagingkub.registry_api import INDEX_TYPES, RegistryHTTPError
-from stagingkub.registry_ops import human_size, wait_healthy
-from stagingkub.runner import Runner, say
+from stagingkub.registry_api import RegistryHTTPError, TagInfo
+from stagingkub.registry_ops import human_size, require_local, running_registry, wait_healthy
+from stagingkub.runner import Runner, say, unconfirmed
 
 V2 = "/var/lib/registry/docker/registry/v2"
 CONFIGS = ("/etc/distribution/config.yml", "/etc/docker/registry/config.yml")  # registry 3, 2
@@ -74,17 +73,6 @@ def refuse_active_uploads(found: list[Upload], spec: RegistrySpec) -> None:
         )
 
 
-def has_index(spec: RegistrySpec) -> bool:
-    """Whether any tag is a multi-arch manifest list / OCI index."""
-    with spec.api(10.0) as api:
-        for repository in api.catalog():
-            for tag in api.tags(repository):
-                found = api.manifest(repository, tag)
-                if found and (found[1].get("mediaType") in INDEX_TYPES or "manifests" in found[1]):
-                    return True
-    return False
-
-
 def gc_argv(spec: RegistrySpec, image: str, config: str, *flags: str) -> list[str]:
     """A one-off registry on the same volumes: the running one may be stopped meanwhile."""
     return [
@@ -110,13 +98,21 @@ def blob_sizes(engine, name: str, digests: list[str]) -> dict[str, int]:
     return sizes
 
 
+def listing(spec: RegistrySpec) -> list[TagInfo]:
+    try:
+        with spec.api(10.0) as api:
+            return api.listing()
+    except RegistryHTTPError as error:
+        raise StateError(f"Cannot read the registry at {spec.url}: {error}") from None
+
+
 def broken_tags(spec: RegistrySpec) -> tuple[int, list[str]]:
     """(tags checked, 'repo:tag: what is missing') after the collection: every manifest,
     then every blob it names (HEAD), concurrently over reused connections."""
     from concurrent.futures import ThreadPoolExecutor
 
+    tags = listing(spec)
     with spec.api(10.0) as api:
-        tags = api.listing()
         pairs = sorted({(t.repository, blob) for t in tags for blob in t.blobs})
 
         def head(pair: tuple[str, str]) -> int:
@@ -139,10 +135,7 @@ def gc(runner: Runner, settings, *, yes: bool) -> None:
     state = running_registry(engine, spec)
     config = config_path(engine, spec.name, state.image)
     refuse_active_uploads(uploads(engine, spec.name), spec)
-    try:
-        multiarch = has_index(spec)
-    except RegistryHTTPError as error:
-        raise StateError(f"Cannot read the registry at {spec.url}: {error}") from None
+    multiarch = any(tag.index for tag in listing(spec))
     flags = [] if multiarch else ["--delete-untagged"]
     if multiarch:
         say(
@@ -152,7 +145,8 @@ def gc(runner: Runner, settings, *, yes: bool) -> None:
     preview = runner.run(gc_argv(spec, state.image, config, *flags, "--dry-run"), hide="both")
     eligible = list(dict.fromkeys(_ELIGIBLE.findall(preview.stdout or "")))
     if runner.dry:
-        _dry_script(runner, spec, state.image, config, flags)
+        runner.note("with --yes: stop the registry, collect, start it, check every tag")
+        _collect(runner, spec, state.image, config, flags)
         return
     sizes = blob_sizes(engine, spec.name, eligible)
     manifests = _MANIFESTS.search(preview.stdout or "")
@@ -174,14 +168,6 @@ def gc(runner: Runner, settings, *, yes: bool) -> None:
         return
     _collect(runner, spec, state.image, config, flags)
     _report(engine, spec, sizes)
-
-
-def _dry_script(runner: Runner, spec: RegistrySpec, image: str, config: str, flags) -> None:
-    runner.note("with --yes: stop the registry, collect, start it, check every tag")
-    runner.run(["docker", "stop", spec.name])
-    runner.run(gc_argv(spec, image, config, *flags))
-    runner.run(["docker", "start", spec.name])
-    wait_healthy(runner, spec, started=True)
 
 
 def _collect(runner: Runner, spec: RegistrySpec, image: str, config: str, flags) -> None:

@@ -11,53 +11,27 @@ import datetime
 import json
 import shutil
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 
 from stagingkub import docker_state
 from stagingkub.errors import StateError
 from stagingkub.registry import RegistrySpec
 from stagingkub.registry_api import RegistryHTTPError
+from stagingkub.registry_ops import require_local, running_registry
 from stagingkub.retention import PrunePlan, TagRecord, plan_prune
-from stagingkub.runner import Runner, say
+from stagingkub.runner import Runner, print_table, say, unconfirmed
 
 REPOSITORIES = "/var/lib/registry/docker/registry/v2/repositories"
 HELM_TIMEOUT = 30
 
 
-def require_local(settings, task: str) -> RegistrySpec:
-    if settings.registry.mode != "local":
-        raise StateError(
-            f"{task} works on the local registry container; registry.mode is 'external' "
-            f"({settings.sources['registry.mode']}). An external registry is run by its own "
-            "tools: its UI or API lists images, and it has its own retention and garbage "
-            "collection (Harbor: tag retention and GC in the project; ECR: lifecycle policies)."
-        )
-    return RegistrySpec.from_settings(settings)
-
-
-def running_registry(engine, spec: RegistrySpec):
-    state = docker_state.container(engine, spec.name)
-    if state is None or not state.running:
-        raise StateError(
-            f"The registry {spec.name} is {'absent' if state is None else state.status}; "
-            "start it with `invoke registry.create` and re-run."
-        )
-    return state
-
-
 def collect(engine, spec: RegistrySpec, repository: str = "") -> list[TagRecord]:
     """Every tag with its digest and creation time; push times where creation times tie."""
     try:
-        with spec.api(10.0) as api:
-            repositories = [repository] if repository else api.catalog()
-            with ThreadPoolExecutor(max_workers=8) as pool:
-                tag_lists = list(pool.map(api.tags, repositories))
-                pairs = [
-                    (r, t) for r, tags in zip(repositories, tag_lists, strict=True) for t in tags
-                ]
-                records = [r for r in pool.map(lambda p: _record(api, *p), pairs) if r]
-                return _with_push_times(pool, engine, spec, records)
+        with spec.api(10.0) as api, ThreadPoolExecutor(max_workers=8) as pool:
+            pairs = api.pairs(pool, [repository] if repository else None)
+            records = [r for r in pool.map(lambda p: _record(api, *p), pairs) if r]
+            return _with_push_times(pool, engine, spec, records)
     except RegistryHTTPError as error:
         raise StateError(f"Cannot read the registry at {spec.url}: {error}") from None
 
@@ -138,20 +112,7 @@ def show(plan: PrunePlan) -> None:
         action = ("delete: " if d.delete else "keep: ") + d.reason
         created = d.record.created[:19].replace("T", " ") or "unknown"
         rows.append((d.record.repository, d.record.tag, created, d.record.digest[:19], action))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths, strict=True)), row[4])
-
-
-def unconfirmed(what: str) -> None:
-    """Without --yes: nothing happens; off a terminal that is an error (exit 1)."""
-    message = f"Nothing was deleted: {what}. Re-run with --yes to do it."
-    if not sys.stdin or not sys.stdin.isatty():
-        raise StateError(
-            message + " stdin is not a terminal, so this ends with exit code 1: a Jenkins "
-            "step without --yes must not pass as if it had deleted anything."
-        )
-    say(message)
+    print_table(rows)
 
 
 def prune(runner: Runner, settings, *, keep: int, repository: str = "", yes: bool) -> None:

@@ -60,6 +60,7 @@ class TagInfo:
     tag: str
     digest: str
     blobs: dict[str, int]
+    index: bool = False  # a multi-arch manifest list / OCI index
 
     @property
     def size(self) -> int:
@@ -262,27 +263,31 @@ class RegistryAPI:
             f"The registry answered {status} to DELETE {repository}@{digest}: {body[:200]!r}"
         )
 
+    def pairs(self, pool, repositories: list[str] | None = None) -> list[tuple[str, str]]:
+        """(repository, tag) of every tag of these repositories (default: the catalog),
+        the tag lists fetched concurrently on pool."""
+        repositories = self.catalog() if repositories is None else repositories
+        tag_lists = list(pool.map(self.tags, repositories))
+        return [(r, t) for r, tags in zip(repositories, tag_lists, strict=True) for t in tags]
+
     def listing(self, workers: int = 16) -> list[TagInfo]:
         """Every repository:tag with its manifest digest and size, fetched concurrently."""
-        repositories = self.catalog()
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            tag_lists = list(pool.map(self.tags, repositories))
-            pairs = [(r, t) for r, tags in zip(repositories, tag_lists, strict=True) for t in tags]
-            return list(pool.map(lambda pair: self.tag_info(*pair), pairs))
+            return list(pool.map(lambda pair: self.tag_info(*pair), self.pairs(pool)))
 
     def tag_info(self, repository: str, tag: str) -> TagInfo:
         found = self.manifest(repository, tag)
         if found is None:  # deleted between the tag list and now
             return TagInfo(repository, tag, "", {})
         digest, document = found
-        return TagInfo(repository, tag, digest, _blob_sizes(self, repository, document))
+        index = _is_index(document)
+        return TagInfo(repository, tag, digest, _blob_sizes(self, repository, document), index)
 
     def usage(self, workers: int = 8) -> Usage:
         """Repositories, tags, and bytes counting each shared layer once."""
         repositories = self.catalog()
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            tag_lists = list(pool.map(self.tags, repositories))
-            pairs = [(r, t) for r, tags in zip(repositories, tag_lists, strict=True) for t in tags]
+            pairs = self.pairs(pool, repositories)
             blob_maps = list(pool.map(lambda pair: self.blobs(*pair), pairs))
         unique: dict[str, int] = {}
         for blob_map in blob_maps:
@@ -291,9 +296,14 @@ class RegistryAPI:
         return Usage(len(repositories), len(pairs), sum(unique.values()), total)
 
 
+def _is_index(document: dict) -> bool:
+    """A multi-arch manifest list / OCI index (it names manifests, not layers)."""
+    return document.get("mediaType") in INDEX_TYPES or "manifests" in document
+
+
 def _blob_sizes(api: RegistryAPI, repository: str, document: dict) -> dict[str, int]:
     """digest -> size of the config and layers of a manifest; an index counts all platforms."""
-    if document.get("mediaType") in INDEX_TYPES or "manifests" in document:
+    if _is_index(document):
         sizes: dict[str, int] = {}
         for child in document.get("manifests") or []:
             sizes.update(api.blobs(repository, child["digest"]))

@@ -182,6 +182,29 @@ def _existing(engine, spec: RegistrySpec):
     return state
 
 
+def require_local(settings, task: str) -> RegistrySpec:
+    """The local registry's spec; an external registry is refused with what to use instead."""
+    if settings.registry.mode != "local":
+        raise StateError(
+            f"{task} works on the local registry container; registry.mode is 'external' "
+            f"({settings.sources['registry.mode']}). An external registry is run by its own "
+            "tools: its UI or API lists images, and it has its own retention and garbage "
+            "collection (Harbor: tag retention and GC in the project; ECR: lifecycle policies)."
+        )
+    return RegistrySpec.from_settings(settings)
+
+
+def running_registry(engine, spec: RegistrySpec):
+    """The registry's state; it must exist and run (prune and gc talk to it)."""
+    state = _existing(engine, spec)
+    if not state.running:
+        raise StateError(
+            f"The registry {spec.name} is {state.status}; start it with "
+            "`invoke registry.start` and re-run."
+        )
+    return state
+
+
 def status(spec: RegistrySpec) -> tuple[list[tuple[str, str]], bool]:
     """(rows of label and value, healthy) for registry.status."""
     engine = docker_state.client()

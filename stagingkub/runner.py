@@ -262,3 +262,24 @@ def confirm(question: str, refusal: str) -> None:
     answer = input(f"{question} Type 'yes' to confirm: ").strip().lower()
     if answer != "yes":
         raise StateError("Cancelled; nothing was deleted.")
+
+
+def unconfirmed(what: str) -> None:
+    """Without --yes: nothing happens; off a terminal that is an error (exit 1)."""
+    from stagingkub.errors import StateError
+
+    message = f"Nothing was deleted: {what}. Re-run with --yes to do it."
+    if not sys.stdin or not sys.stdin.isatty():
+        raise StateError(
+            message + " stdin is not a terminal, so this ends with exit code 1: a Jenkins "
+            "step without --yes must not pass as if it had deleted anything."
+        )
+    say(message)
+
+
+def print_table(rows: list[tuple[str, ...]]) -> None:
+    """Columns padded to their widest cell on stdout; the last column is not padded."""
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        cells = [str(cell).ljust(width) for cell, width in zip(row, widths, strict=False)]
+        print("  ".join([*cells, str(row[-1])]).rstrip())

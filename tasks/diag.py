@@ -109,12 +109,9 @@ def all_checks(c, version="", format="text", junit="", profile=None):
     from stagingkub.errors import InputError
 
     if format not in ("text", "json"):
-        raise Exit(f"stagingkub: --format is {format!r}; use text or json.", code=1)
+        raise InputError(f"--format is {format!r}; use text or json.")
     if version:
-        try:
-            validate.tag(version, "--version")
-        except InputError as error:
-            raise Exit(f"stagingkub: {error}", code=1) from None
+        validate.tag(version, "--version")
     results = diag.everything(load_settings(profile), version)
     print(render_json(results) if format == "json" else render_text(results))
     if junit:

@@ -28,7 +28,7 @@ def _spec(profile, name=None, port=None, bind=None, image=None, volume=None, tas
         },
     )
     if settings.registry.mode == "external":
-        from stagingkub.prune_ops import require_local
+        from stagingkub.registry_ops import require_local
         from stagingkub.runner import say
 
         if task == "registry.create":
@@ -129,10 +129,9 @@ def ls(c, name=None, port=None, profile=None):
     from stagingkub import registry_ops
 
     rows, footer = registry_ops.listing(_spec(profile, name, port, task="registry.ls"))
-    header = ("REPOSITORY", "TAG", "DIGEST", "SIZE")
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(4)]
-    for row in [header, *rows]:
-        print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    from stagingkub.runner import print_table
+
+    print_table([("REPOSITORY", "TAG", "DIGEST", "SIZE"), *rows])
     print(footer)
 
 
