@@ -6,13 +6,17 @@ This is the only module of the library that imports invoke.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from invoke import Exit
 from invoke import task as invoke_task
 
 from stagingkub.errors import StagingkubError
+
+ROOT = Path(__file__).resolve().parent.parent  # the repository (settings.ROOT, unloaded)
 
 PROFILE_HELP = (
     "Settings profile: config/<NAME>.yaml or a .yaml path (default: $STAGINGKUB_PROFILE)."
@@ -28,6 +32,9 @@ def task(*args: Any, help: dict[str, str] | None = None, **kwargs: Any) -> Calla
     def decorate(body: Callable) -> Any:
         @functools.wraps(body)
         def wrapper(c: Any, *a: Any, **kw: Any) -> Any:
+            # Paths in settings are relative to the repository root, and so are the commands
+            # (a printed script runs in any checkout): work from there, wherever invoke ran.
+            os.chdir(ROOT)
             try:
                 return body(c, *a, **kw)
             except StagingkubError as error:

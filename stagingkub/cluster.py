@@ -37,7 +37,7 @@ class ClusterSpec:
     context: str
     network: str
     wiring: Wiring
-    files_dir: Path  # absolute; the cluster's generated files go below it
+    files_dir: Path  # the cluster's generated files go below it (relative to the root)
     user_config: str = ""  # the text of cluster.config_file
     user_config_label: str = ""
 
@@ -46,8 +46,7 @@ class ClusterSpec:
         c, r = settings.cluster, settings.registry
         config_text, label = "", ""
         if c.config_file:
-            path = Path(c.config_file)
-            path = path if path.is_absolute() else settings.root / path
+            path = settings.path("cluster.config_file")
             try:
                 config_text = path.read_text(encoding="utf-8")
             except OSError as error:
@@ -59,17 +58,15 @@ class ClusterSpec:
                     "or set it to an empty string."
                 ) from None
             label = str(c.config_file)
-        files_dir = Path(c.files_dir)
-        files_dir = files_dir if files_dir.is_absolute() else settings.root / files_dir
         return cls(
             name=c.name,
             roles=tuple(c.nodes),
             node_image=c.node_image,
             wait=c.wait,
-            context=c.context or f"kind-{c.name}",
+            context=settings.kube_context,
             network=r.network,
             wiring=_wiring(settings),
-            files_dir=files_dir / c.name,
+            files_dir=settings.files_dir(),
             user_config=config_text,
             user_config_label=label,
         )

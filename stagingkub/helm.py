@@ -21,6 +21,8 @@ class ReleaseSpec:
     values_files: tuple[Path, ...]  # the user's first, then the generated image values
     repository: str
     tag: str
+    digest: str = ""  # the manifest digest the registry holds for the tag (or $VARIABLE)
+    chart_digest: str = ""  # the chart's content digest (helm_ops.chart_digest)
     local_port: int = 8080
     pull_secret: str = ""  # an imagePullSecret deploy.helm keeps from the registry credentials
     pull_server: str = ""  # the registry it is for: localhost:5000, harbor.example.com
@@ -28,26 +30,24 @@ class ReleaseSpec:
     pull_password: str = field(default="", repr=False, compare=False)
 
     @classmethod
-    def from_settings(cls, settings, repository: str, tag: str, generated: Path) -> ReleaseSpec:
+    def from_settings(
+        cls, settings, repository: str, tag: str, generated: Path, digest: str = ""
+    ) -> ReleaseSpec:
         d, r = settings.deploy, settings.registry
         needs_login = r.auth or r.mode == "external"
         secret = (d.pull_secret or f"{d.release}-registry") if needs_login and r.username else ""
-        chart = Path(d.chart)
-        chart = chart if chart.is_absolute() else (settings.root / chart).resolve()
-        user = []
-        if d.values_file:
-            path = Path(d.values_file)
-            user.append(path if path.is_absolute() else (settings.root / path).resolve())
+        user = [settings.path("deploy.values_file")] if d.values_file else []
         return cls(
             release=d.release,
-            chart=chart,
+            chart=settings.path("deploy.chart"),
             namespace=d.namespace,
-            context=settings.cluster.context or f"kind-{settings.cluster.name}",
+            context=settings.kube_context,
             timeout=d.timeout,
             wait=d.wait,
             values_files=(*user, generated),
             repository=repository,
             tag=tag,
+            digest=digest,
             local_port=d.local_port,
             pull_secret=secret,
             pull_server=repository.split("/", 1)[0] if secret else "",
@@ -72,7 +72,23 @@ def helm_major(version_text: str) -> int | None:
     return int(head) if head.isdigit() else None
 
 
-def image_values(repository: str, tag: str, pull_secret: str = "") -> str:
+def generated_values(spec: ReleaseSpec) -> dict:
+    """What stagingkub adds to the user's values: the image pinned by digest, the pull
+    secret, and the chart's digest (so an unchanged re-deploy can be recognised)."""
+    image = {"repository": spec.repository, "tag": spec.tag}
+    if spec.digest:
+        image["digest"] = spec.digest
+    values: dict = {"rhdemo": {"image": image}}
+    if spec.pull_secret:
+        values["imagePullSecrets"] = [{"name": spec.pull_secret}]
+    if spec.chart_digest:
+        values["stagingkub"] = {"chartDigest": spec.chart_digest}
+    return values
+
+
+def image_values(
+    repository: str, tag: str, pull_secret: str = "", digest: str = "", chart_digest: str = ""
+) -> str:
     """The generated values file: quoted, so a tag like 0123, 1e3 or true stays a string."""
 
     def quoted(text: str) -> str:
@@ -85,9 +101,73 @@ def image_values(repository: str, tag: str, pull_secret: str = "") -> str:
         f"    repository: {quoted(repository)}\n"
         f"    tag: {quoted(tag)}\n"
     )
+    if digest:
+        text += f"    digest: {quoted(digest)}\n"
     if pull_secret:
         text += f"imagePullSecrets:\n  - name: {quoted(pull_secret)}\n"
+    if chart_digest:
+        text += f"stagingkub:\n  chartDigest: {quoted(chart_digest)}\n"
     return text
+
+
+def values_text(spec: ReleaseSpec) -> str:
+    return image_values(spec.repository, spec.tag, spec.pull_secret, spec.digest, spec.chart_digest)
+
+
+def merge_values(base: dict, extra: dict) -> dict:
+    """helm's merge of -f files: maps merge key by key, anything else is replaced."""
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_values(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def upgrade_reason(release: dict | None, wanted: dict, force: bool = False) -> str:
+    """Why `helm upgrade` must run ('' when the release already holds exactly what would be
+    sent). release: `helm status -o json`; wanted: the user-supplied values to send."""
+    if force:
+        return "--force-deploy"
+    if release is None:
+        return "the release is not installed"
+    status = (release.get("info") or {}).get("status", "")
+    if status != "deployed":
+        return f"the release is {status or 'in an unknown state'}"
+    held = release.get("config") or {}
+    if held == wanted:
+        return ""
+    return "changed: " + ", ".join(_changed_values(held, wanted))
+
+
+def _changed_values(held: dict, wanted: dict) -> list[str]:
+    """What differs, in a user's words: the image digest, the chart, or the other values."""
+    found = [
+        what
+        for what, part in (("the image digest", _digest), ("the chart", _chart_digest))
+        if part(held) != part(wanted)
+    ]
+    if _user_part(held) != _user_part(wanted):
+        found.append("the values")
+    return found or ["the values"]
+
+
+def _digest(values: dict) -> str:
+    return ((values.get("rhdemo") or {}).get("image") or {}).get("digest", "")
+
+
+def _chart_digest(values: dict) -> str:
+    return (values.get("stagingkub") or {}).get("chartDigest", "")
+
+
+def _user_part(values: dict) -> dict:
+    """The values without what stagingkub adds for its own bookkeeping."""
+    import copy
+
+    rest = copy.deepcopy({k: v for k, v in values.items() if k != "stagingkub"})
+    ((rest.get("rhdemo") or {}).get("image") or {}).pop("digest", None)
+    return rest
 
 
 def _secret_document(spec: ReleaseSpec, config_b64: str) -> str:
@@ -131,8 +211,16 @@ def pull_secret_shell(spec: ReleaseSpec) -> str:
     return f"printf '{document}' \"{config}\""
 
 
+def chart_argument(chart: Path) -> str:
+    """./helm/rhdemo, as the guide writes it: a relative chart path keeps its ./ so helm (and
+    a reader) never take it for a repository/chart name."""
+    text = str(chart)
+    return text if chart.is_absolute() or text.startswith(".") else f"./{text}"
+
+
 def upgrade_argv(spec: ReleaseSpec, major: int) -> list[str]:
-    argv = ["helm", "upgrade", "--install", spec.release, str(spec.chart), *spec.scope()]
+    argv = ["helm", "upgrade", "--install", spec.release, chart_argument(spec.chart)]
+    argv += spec.scope()
     argv.append("--create-namespace")
     for values in spec.values_files:
         argv += ["-f", str(values)]
@@ -146,6 +234,11 @@ def upgrade_argv(spec: ReleaseSpec, major: int) -> list[str]:
 
 def status_argv(spec: ReleaseSpec) -> list[str]:
     return ["helm", "status", spec.release, *spec.scope(), "-o", "json"]
+
+
+def pinned_reference(spec: ReleaseSpec) -> str:
+    reference = f"{spec.repository}:{spec.tag}"
+    return f"{reference}@{spec.digest}" if spec.digest else reference
 
 
 def pending_message(spec: ReleaseSpec, status: str, revision: int) -> str:

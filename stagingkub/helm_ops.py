@@ -5,19 +5,24 @@ from __future__ import annotations
 import json
 import shlex
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 from stagingkub.errors import CommandFailed, StateError
 from stagingkub.helm import (
     PENDING,
     ReleaseSpec,
+    generated_values,
     helm_major,
-    image_values,
+    merge_values,
     pending_message,
+    pinned_reference,
     pull_secret_manifest,
     pull_secret_shell,
     status_argv,
     upgrade_argv,
+    upgrade_reason,
+    values_text,
 )
 from stagingkub.runner import Runner, require_tools, say
 
@@ -37,12 +42,18 @@ def installed_major() -> int:
     return major
 
 
-def release_status(runner: Runner, spec: ReleaseSpec) -> tuple[str, int] | None:
-    """(status, revision) of the release, or None when it is not installed."""
+def release_state(runner: Runner, spec: ReleaseSpec) -> dict | None:
+    """`helm status -o json` (the whole release: info, config, version...), or None when
+    the release is not installed."""
     result = subprocess.run(status_argv(spec), capture_output=True, text=True, timeout=READ_TIMEOUT)
     if result.returncode == 0:
-        info = json.loads(result.stdout or "{}")
-        return (info.get("info") or {}).get("status", ""), int(info.get("version") or 0)
+        try:
+            return json.loads(result.stdout or "{}")
+        except ValueError:
+            raise StateError(
+                f"`{shlex.join(status_argv(spec))}` printed something that is not JSON "
+                f"({result.stdout[:120]!r}). Check the helm on PATH (`helm version`)."
+            ) from None
     if "not found" in result.stderr:
         return None
     if runner.dry:  # the cluster may not exist yet in a dry run of the whole pipeline
@@ -65,22 +76,75 @@ def check_inputs(spec: ReleaseSpec) -> None:
             raise StateError(f"deploy.values_file {values} does not exist; fix or empty it.")
 
 
-def deploy(runner: Runner, spec: ReleaseSpec) -> None:
+def deploy(runner: Runner, spec: ReleaseSpec, *, force: bool = False) -> str:
+    """deploy.helm: upgrade unless the release already holds what would be sent; returns why
+    it upgraded or skipped."""
     require_tools(["helm", "kubectl"])
     check_inputs(spec)
     major = installed_major()
-    current = release_status(runner, spec)
-    if current and current[0] in PENDING:
-        raise StateError(pending_message(spec, *current))
+    spec = replace(spec, chart_digest=chart_digest(spec.chart))
+    current = release_state(runner, spec)
+    status = ((current or {}).get("info") or {}).get("status", "")
+    if status in PENDING:
+        raise StateError(pending_message(spec, status, int(current.get("version") or 0)))
     if spec.pull_secret:
         apply_pull_secret(runner, spec)
-    values = image_values(spec.repository, spec.tag, spec.pull_secret)
-    runner.write_file(spec.values_files[-1], values)
+    shell_digest = spec.digest.startswith("$")  # --dry: computed by the script after its push
+    why = "the image is pushed by this script" if shell_digest else ""
+    why = why or upgrade_reason(current, supplied_values(spec), force)
+    if not why:
+        runner.note(
+            f"helm upgrade skipped: the release {spec.release} (revision {current['version']}, "
+            f"deployed) already runs {pinned_reference(spec)} with these values and this "
+            "chart; --force-deploy upgrades anyway"
+        )
+        return "release unchanged"
+    runner.note(f"helm upgrade {spec.release}: {why}")
+    text = values_text(spec)
+    runner.write_file(spec.values_files[-1], text, shell_text=text if shell_digest else "")
     waiting = f"helm upgrade {spec.release} (--wait, up to {spec.timeout})"
     result = runner.run(upgrade_argv(spec, major), warn=True, waits=waiting)
     if result.exited != 0:
         diagnostics(runner, spec)
         raise CommandFailed("helm upgrade --install " + spec.release, result.exited, result.stderr)
+    return why
+
+
+def supplied_values(spec: ReleaseSpec) -> dict:
+    """The user-supplied values helm would store for this upgrade (its `config`): the
+    deploy.values_file merged with the generated values, as JSON."""
+    merged: dict = {}
+    for path in spec.values_files[:-1]:
+        merged = merge_values(merged, _read_values(path))
+    merged = merge_values(merged, generated_values(spec))
+    return json.loads(json.dumps(merged, default=str))
+
+
+def _read_values(path: Path) -> dict:
+    from ruamel.yaml import YAML, YAMLError
+
+    try:
+        loaded = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+    except (OSError, YAMLError) as error:
+        raise StateError(f"deploy.values_file {path} cannot be read as YAML: {error}") from None
+    if loaded is not None and not isinstance(loaded, dict):
+        raise StateError(f"deploy.values_file {path} must be a mapping of chart values.")
+    return json.loads(json.dumps(loaded or {}, default=str))
+
+
+def chart_digest(chart: Path) -> str:
+    """sha256 over the chart's files (names and contents): any change to the chart counts."""
+    import hashlib
+    import os
+
+    digest = hashlib.sha256()
+    for directory, subdirs, names in os.walk(chart):
+        subdirs.sort()
+        for name in sorted(names):
+            path = Path(directory, name)
+            digest.update(os.path.relpath(path, chart).encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    return "sha256:" + digest.hexdigest()
 
 
 def apply_pull_secret(runner: Runner, spec: ReleaseSpec) -> None:
@@ -94,7 +158,7 @@ def apply_pull_secret(runner: Runner, spec: ReleaseSpec) -> None:
         )
     argv = ["kubectl", "--context", spec.context, "apply", "-f", "-"]
     if runner.dry:
-        print(f"{pull_secret_shell(spec)} | {shlex.join(argv)}")
+        runner.script(f"{pull_secret_shell(spec)} | {shlex.join(argv)}")
         return
     runner.run(argv, stdin=pull_secret_manifest(spec), hide="out")
     say(f"Secret {spec.namespace}/{spec.pull_secret} holds the pull credentials for "
@@ -128,6 +192,4 @@ def _ready(pod: dict) -> bool:
 
 
 def values_path(settings) -> Path:
-    files_dir = Path(settings.cluster.files_dir)
-    files_dir = files_dir if files_dir.is_absolute() else settings.root / files_dir
-    return files_dir / settings.cluster.name / f"values-{settings.deploy.release}.yaml"
+    return settings.files_dir(f"values-{settings.deploy.release}.yaml")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,9 @@ class ImageSpec:
     context: Path
     registry_host: str  # localhost, or harbor.example.com
     registry_port: int
+    build_args: tuple[tuple[str, str], ...] = ()
+    builder_pull: str = "if_not_present"  # spring-boot.build-image.pullPolicy, lower case
+    files_dir: Path = Path(".stagingkub")  # this tool's generated files (never an input)
     external: bool = False  # registry.mode external: Harbor, ECR, GHCR...
     project: str = ""  # harbor project / GHCR owner: host/project/name
     local_url: str = ""  # the local registry's API (https with registry.tls)
@@ -32,8 +36,6 @@ class ImageSpec:
         from stagingkub.registry import RegistrySpec
 
         i, r = settings.image, settings.registry
-        app_dir = Path(i.app_dir)
-        app_dir = (app_dir if app_dir.is_absolute() else settings.root / app_dir).resolve()
         external = r.mode == "external"
         local = RegistrySpec.from_settings(settings)
         cafile = _external_ca(settings) if external else local.cafile
@@ -42,10 +44,13 @@ class ImageSpec:
             name=i.name,
             version=version,
             strategy=i.strategy,
-            app_dir=app_dir,
+            app_dir=settings.path("image.app_dir"),
             maven_args=tuple(i.maven_args),
-            dockerfile=(app_dir / i.dockerfile).resolve(),
-            context=(app_dir / i.context).resolve(),
+            dockerfile=settings.path("image.app_dir", i.dockerfile),
+            context=settings.path("image.app_dir", i.context),
+            build_args=tuple(sorted(i.build_args.items())),
+            builder_pull=i.builder_pull,
+            files_dir=settings.path("cluster.files_dir"),
             registry_host=r.host,
             registry_port=r.port,
             external=external,
@@ -56,6 +61,11 @@ class ImageSpec:
             scan=i.scan,
             scan_severity=i.scan_severity,
         )
+
+    @property
+    def records_dir(self) -> Path:
+        """Where the inputs of each local build are recorded, by image ID."""
+        return self.files_dir / "builds"
 
     @property
     def local_ref(self) -> str:
@@ -101,22 +111,47 @@ class ImageSpec:
 
 
 def _external_ca(settings) -> str | None:
-    if not settings.registry.ca_file:
-        return None
-    path = Path(settings.registry.ca_file)
-    return str(path if path.is_absolute() else settings.root / path)
+    return str(settings.abspath("registry.ca_file")) if settings.registry.ca_file else None
+
+
+PULL_POLICY = "-Dspring-boot.build-image.pullPolicy="
 
 
 def build_argv(spec: ImageSpec) -> tuple[list[str], Path | None]:
-    """(argv, directory to run it in): the guide's mvnw build, or docker build."""
+    """(argv, directory to run it in, None for the repository root): the guide's mvnw
+    build, or docker build."""
     if spec.strategy == "dockerfile":
         argv = ["docker", "build", "-t", spec.local_ref, "-f", str(spec.dockerfile)]
+        for name, value in spec.build_args:
+            argv += ["--build-arg", f"{name}={value}"]
         return [*argv, str(spec.context)], None
     argv = [
         "./mvnw", "-B", "clean", "spring-boot:build-image",
-        f"-Dspring-boot.build-image.imageName={spec.local_ref}", *spec.maven_args,
+        f"-Dspring-boot.build-image.imageName={spec.local_ref}",
     ]  # fmt: skip
-    return argv, spec.app_dir
+    if not any(arg.startswith(PULL_POLICY) for arg in spec.maven_args):
+        argv.append(PULL_POLICY + spec.builder_pull.upper())
+    argv += spec.maven_args
+    return argv, None if spec.app_dir == Path(".") else spec.app_dir
+
+
+# Under --dry, the digest is known only once the script has pushed: it reads it from the
+# engine (the repo digest `docker push` records) into this variable.
+DIGEST_VARIABLE = "$STAGINGKUB_DIGEST"
+
+
+def digest_capture(spec: ImageSpec) -> str:
+    """The --dry script's lines that read the pushed digest, failing when there is none."""
+    template = (
+        '{{range .RepoDigests}}{{$p := split . "@"}}'
+        f'{{{{if eq (index $p 0) "{spec.repository}"}}}}{{{{index $p 1}}}}{{{{end}}}}{{{{end}}}}'
+    )
+    inspect = shlex.join(["docker", "image", "inspect", "--format", template, spec.remote_ref])
+    failure = shlex.quote(f"stagingkub: docker push left no digest for {spec.remote_ref}")
+    return (
+        f"STAGINGKUB_DIGEST=$({inspect})\n"
+        f'[ -n "$STAGINGKUB_DIGEST" ] || {{ echo {failure} >&2; exit 1; }}'
+    )
 
 
 def tag_argv(spec: ImageSpec) -> list[str]:

@@ -6,9 +6,17 @@ import os
 import re
 import shlex
 
-from stagingkub import docker_state, preflight
+from stagingkub import docker_state, image_inputs, preflight
 from stagingkub.errors import StateError
-from stagingkub.image import ImageSpec, build_argv, login_argv, push_argv, tag_argv
+from stagingkub.image import (
+    DIGEST_VARIABLE,
+    ImageSpec,
+    build_argv,
+    digest_capture,
+    login_argv,
+    push_argv,
+    tag_argv,
+)
 from stagingkub.registry_api import RegistryHTTPError, RegistryUnauthorized
 from stagingkub.runner import Runner, require_tools, say
 
@@ -43,23 +51,49 @@ def check_build_inputs(spec: ImageSpec) -> None:
         )
 
 
-def build(runner: Runner, spec: ImageSpec, engine=None, checked: bool = False) -> None:
-    """image.build; checked=True when the caller ran the preflight and input checks."""
+def build(
+    runner: Runner, spec: ImageSpec, engine=None, *, checked: bool = False, force: bool = False
+) -> str:
+    """image.build, skipped when the local image was built from the same inputs; returns why
+    it ran or was skipped. checked=True when the caller ran the preflight and input checks."""
     if not checked:
         preflight.require(build_tools(spec))
         check_build_inputs(spec)
+    engine = engine or docker_state.client()
+    inputs = image_inputs.collect(spec, engine, spec.files_dir)
+    why = "--force-build" if force else _build_reason(engine, spec, inputs)
+    if not why:
+        runner.note(
+            f"build skipped: {spec.local_ref} was built from these inputs "
+            f"({inputs.digest[:19]}); --force-build rebuilds it"
+        )
+        return "inputs unchanged"
+    runner.note(f"build {spec.local_ref}: {why}")
     argv, cwd = build_argv(spec)
     runner.run(argv, cwd=cwd)
     if runner.dry:
-        return
-    engine = engine or docker_state.client()
-    if local_image(engine, spec.local_ref) is None:
+        return why
+    built = local_image(engine, spec.local_ref)
+    if built is None:
         raise StateError(
             f"The build ended without error, but there is no local image {spec.local_ref}. "
             "Check that the build names its image from "
             "-Dspring-boot.build-image.imageName (or the Dockerfile's -t)."
         )
+    # The builders as the build left them (it may have pulled a newer one).
+    builders = image_inputs.builder_ids(spec, engine)
+    done = image_inputs.BuildInputs(inputs.files, inputs.recipe, builders)
+    image_inputs.save(spec.records_dir, done, spec.local_ref, built["Id"])
     say(f"Built {spec.local_ref}.")
+    return why
+
+
+def _build_reason(engine, spec: ImageSpec, inputs) -> str:
+    """Why the local image cannot be reused ('' when it can)."""
+    image = local_image(engine, spec.local_ref)
+    if image is None:
+        return f"no local image {spec.local_ref}"
+    return image_inputs.difference(image_inputs.load(spec.records_dir, image["Id"]), inputs)
 
 
 def local_image(engine, reference: str) -> dict | None:
@@ -76,11 +110,13 @@ def _local_digests(image: dict, repository: str) -> set[str]:
     return digests
 
 
-def push(runner: Runner, spec: ImageSpec) -> str:
-    """Tag and push unless the registry already holds this image; returns the manifest digest."""
+def push(runner: Runner, spec: ImageSpec, *, rebuilt: bool = False) -> str:
+    """Tag and push unless the registry already holds this image; returns the manifest digest
+    (under --dry, the variable the script reads it into). rebuilt: a --dry script that builds
+    the image first pushes it whatever the registry holds now."""
     require_tools(["docker"])
     engine = docker_state.client()
-    image = local_image(engine, spec.local_ref)
+    image = None if runner.dry and rebuilt else local_image(engine, spec.local_ref)
     if image is None and not runner.dry:
         raise StateError(
             f"There is no local image {spec.local_ref} to push. Build it first: "
@@ -108,8 +144,36 @@ def push(runner: Runner, spec: ImageSpec) -> str:
     runner.run(tag_argv(spec))
     result = runner.run(push_argv(spec))
     if runner.dry:
-        return ""
+        runner.script(digest_capture(spec))
+        return DIGEST_VARIABLE
     return verify_push(spec, result.stdout)
+
+
+def registry_digest(spec: ImageSpec) -> str:
+    """The manifest digest the registry holds for the tag (deploy.helm pins it); a tag the
+    registry lacks stops before any helm command."""
+    try:
+        remote = _remote_digests(spec)
+    except _Unreadable:
+        image = local_image(docker_state.client(), spec.remote_ref)
+        pushed = sorted(_local_digests(image, spec.repository) - {image["Id"]}) if image else []
+        if pushed:
+            say(f"{spec.push_host} needs a login for its API: deploying the digest this host "
+                f"pushed, {pushed[0]}.")  # fmt: skip
+            return pushed[0]
+        raise StateError(
+            f"{spec.push_host} does not answer anonymous API requests, so the digest of "
+            f"{spec.remote_ref} cannot be read: set registry.username (and "
+            "STAGINGKUB_REGISTRY_PASSWORD), or push it from this host with "
+            f"`invoke image.push --version {spec.version}`."
+        ) from None
+    if remote is None:
+        raise StateError(
+            f"The registry has no {spec.remote_ref}: deploy.helm deploys the image the registry "
+            f"holds for the tag. Push it first with `invoke image.push --version {spec.version}` "
+            f"(or run the whole pipeline: `invoke deploy --version {spec.version}`)."
+        )
+    return remote[0]
 
 
 _NO_PASSWORD = (
@@ -175,7 +239,7 @@ def login(runner: Runner, spec: ImageSpec) -> None:
     if not password:
         raise StateError(_NO_PASSWORD.format(host=spec.push_host))
     if runner.dry:  # the script reads the secret from the environment, never inlines it
-        print(
+        runner.script(
             f'printf %s "$STAGINGKUB_REGISTRY_PASSWORD" | {shlex.join(login_argv(spec, username))}'
         )
         return

@@ -80,7 +80,7 @@ def parse_mtime(text: str) -> float:
 def deployed(settings, spec: RegistrySpec) -> dict[tuple[str, str], str]:
     """{(repository, tag): reason} for the image the helm release runs, when helm can say."""
     d = settings.deploy
-    context = settings.cluster.context or f"kind-{settings.cluster.name}"
+    context = settings.kube_context
     if shutil.which("helm") is None:
         say("helm is not installed: cannot ask which tag the cluster runs; none is protected.")
         return {}

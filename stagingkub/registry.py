@@ -55,8 +55,6 @@ class RegistrySpec:
     @classmethod
     def from_settings(cls, settings) -> RegistrySpec:
         r = settings.registry
-        files_dir = Path(settings.cluster.files_dir)
-        files_dir = files_dir if files_dir.is_absolute() else settings.root / files_dir
         return cls(
             name=r.name,
             image=r.image,
@@ -68,7 +66,7 @@ class RegistrySpec:
             extra_labels=tuple(sorted(r.labels.items())),
             tls=r.tls,
             auth=r.auth,
-            secure_dir=str(files_dir.resolve() / f"registry-{r.name}"),
+            secure_dir=str(settings.abspath("cluster.files_dir", f"registry-{r.name}")),
             host=r.host,
             docker_certs_dir=r.docker_certs_dir,
             username=r.username,

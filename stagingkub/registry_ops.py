@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import shlex
 from collections.abc import Callable
 
@@ -132,9 +133,26 @@ def check_port_free(engine, spec: RegistrySpec, own=None) -> None:
 def wait_healthy(runner: Runner, spec: RegistrySpec, started: bool) -> None:
     if runner.dry:
         if started:
-            runner.note(f"then wait until {spec.url}/v2/ answers (registry.create does this)")
+            runner.script(wait_script(spec.url, spec.health_timeout, spec.cafile))
         return
     wait_for_registry(spec.url, spec.health_timeout, cafile=spec.cafile)
+
+
+def wait_script(url: str, timeout: float, cafile: str | None = None) -> str:
+    """The --dry script's wait: a bounded shell loop until GET /v2/ answers 200 (or 401 from
+    a registry with logins), failing the script when it does not within the timeout."""
+    seconds = max(1, math.ceil(timeout))
+    curl = ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "2"]
+    if cafile:
+        curl += ["--cacert", cafile]
+    probe = shlex.join([*curl, f"{url}/v2/"])
+    failure = shlex.quote(
+        f"stagingkub: the registry at {url}/v2/ did not answer within {seconds} s"
+    )
+    return (
+        f'for i in $(seq 1 {seconds}); do case "$({probe} || true)" in 200|401) break ;; esac; '
+        f'[ "$i" -lt {seconds} ] || {{ echo {failure} >&2; exit 1; }}; sleep 1; done'
+    )
 
 
 def start(runner: Runner, spec: RegistrySpec) -> None:

@@ -39,6 +39,16 @@ INSTALL_HINTS = {
 
 PROGRESS_EVERY = 10.0  # seconds between "still waiting" lines; output.progress_every
 
+# The first lines of an `invoke --dry` script, printed before its first command: its paths
+# are relative to the repository root, so it runs from there, in any checkout.
+SCRIPT_HEADER = (
+    "# stagingkub (invoke --dry): paths are relative to the root of the stagingkub checkout.\n"
+    '[ -f tasks.py ] || cd "$(git rev-parse --show-toplevel 2>/dev/null || echo .)"\n'
+    "[ -f tasks.py ] && [ -d stagingkub ] || "
+    "{ echo 'run this script from the root of the stagingkub checkout' >&2; exit 1; }"
+)
+_header_printed = False
+
 
 class Interrupted(StagingkubError):
     """SIGINT/SIGTERM arrived while a command ran; the command got it too."""
@@ -56,6 +66,13 @@ class Runner:
     def __init__(self, context: Any) -> None:
         self.context = context
         self.dry = bool(context.config.run.get("dry", False))
+        self.commands = 0  # commands run (or printed, under --dry): a step that ran none skipped
+
+    def script(self, line: str) -> None:
+        """A line of the --dry script that is not a plain command (a pipe, a loop)."""
+        _script_header()
+        self.commands += 1
+        print(line, flush=True)
 
     def run(
         self,
@@ -77,6 +94,9 @@ class Runner:
             command = f"cd {shlex.quote(str(cwd))} && {command}"
         if not self.dry and cwd is None:
             require_tool(argv[0])
+        if self.dry:
+            _script_header()
+        self.commands += 1
         echo_format = "{command}" if self.dry else "+ {command}"
         in_stream = io.StringIO(stdin) if stdin is not None else False
         beat = progress(waits) if waits and not self.dry else _quiet()
@@ -110,13 +130,17 @@ class Runner:
         in an expanding heredoc, which reads the secret from the environment at run time.
         """
         if self.dry:
-            print(f"mkdir -p {shlex.quote(str(path.parent))}")
+            self.script(f"mkdir -p {shlex.quote(str(path.parent))}")
             target = shlex.quote(str(path))
             if private:
-                print(f"(umask 077 && cat > {target} <<STAGINGKUB_EOF\n{shell_text.rstrip()}")
-                print("STAGINGKUB_EOF\n)")
+                self.script(f"(umask 077 && cat > {target} <<STAGINGKUB_EOF\n{shell_text.rstrip()}")
+                self.script("STAGINGKUB_EOF\n)")
+            elif shell_text:  # expands $VARIABLES computed earlier in the script
+                self.script(f"cat > {target} <<STAGINGKUB_EOF\n{shell_text.rstrip()}")
+                self.script("STAGINGKUB_EOF")
             else:
-                print(f"cat > {target} <<'STAGINGKUB_EOF'\n{text.rstrip()}\nSTAGINGKUB_EOF")
+                self.script(f"cat > {target} <<'STAGINGKUB_EOF'\n{text.rstrip()}")
+                self.script("STAGINGKUB_EOF")
             return
         path.parent.mkdir(parents=True, exist_ok=True)
         if private:
@@ -131,9 +155,17 @@ class Runner:
     def note(self, text: str) -> None:
         """A step that is not a command (a wait, a check): a comment in --dry output."""
         if self.dry:
+            _script_header()
             print(f"# {text}", flush=True)
         else:
             say(text)
+
+
+def _script_header() -> None:
+    global _header_printed
+    if not _header_printed:
+        _header_printed = True
+        print(SCRIPT_HEADER, flush=True)
 
 
 @contextlib.contextmanager
@@ -277,9 +309,10 @@ def unconfirmed(what: str) -> None:
     say(message)
 
 
-def print_table(rows: list[tuple[str, ...]]) -> None:
-    """Columns padded to their widest cell on stdout; the last column is not padded."""
+def print_table(rows: list[tuple[str, ...]], err: bool = False) -> None:
+    """Columns padded to their widest cell on stdout (stderr with err); the last column is
+    not padded."""
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         cells = [str(cell).ljust(width) for cell, width in zip(row, widths, strict=False)]
-        print("  ".join([*cells, str(row[-1])]).rstrip())
+        print("  ".join([*cells, str(row[-1])]).rstrip(), file=sys.stderr if err else sys.stdout)

@@ -116,6 +116,20 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         "maven_args": Spec(list, validate.maven_args, "Extra Maven arguments for the build."),
         "dockerfile": Spec(str, validate.path, "Dockerfile, relative to app_dir (Dockerfile)."),
         "context": Spec(str, validate.path, "docker build context, relative to app_dir (.)."),
+        "build_args": Spec(
+            dict, validate.build_args, "dockerfile strategy: --build-arg NAME=VALUE pairs."
+        ),
+        "version": Spec(
+            str,
+            validate.tag,
+            "dockerfile strategy: the version when --version is left out (else git describe).",
+            optional=True,
+        ),
+        "builder_pull": Spec(
+            str,
+            validate.choice("if_not_present", "always", "never"),
+            "mvnw strategy: when Spring Boot pulls its builder (pullPolicy; if_not_present).",
+        ),
         "scan": Spec(
             str,
             validate.choice("auto", "always", "never"),

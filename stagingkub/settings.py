@@ -47,6 +47,26 @@ class Settings:
             return sections[name]
         raise AttributeError(name)
 
+    def path(self, dotted: str, *more: str) -> Path:
+        """A path setting (joined with `more`) as commands name it: relative to the repository
+        root when it is configured relative (`./helm/rhdemo` stays `helm/rhdemo`), so a printed
+        script runs in any checkout; the tasks run from the root (cli.task)."""
+        return Path(os.path.normpath(Path(self.values[dotted], *more)))
+
+    def abspath(self, dotted: str, *more: str) -> Path:
+        """The same path made absolute against the repository root (bind mounts need one)."""
+        path = self.path(dotted, *more)
+        return path if path.is_absolute() else Path(os.path.normpath(self.root / path))
+
+    def files_dir(self, *more: str) -> Path:
+        """Where generated files go: cluster.files_dir/<cluster name>/..."""
+        return self.path("cluster.files_dir", self.values["cluster.name"], *more)
+
+    @property
+    def kube_context(self) -> str:
+        """cluster.context, or kind's own name for the cluster's context (kind-<name>)."""
+        return self.values["cluster.context"] or f"kind-{self.values['cluster.name']}"
+
     def shown(self, dotted: str) -> str:
         """The value as it may be printed: secrets masked."""
         value = self.values[dotted]

@@ -301,6 +301,22 @@ def maven_args(value: list, what: str) -> list[str]:
     return list(value)
 
 
+_BUILD_ARG = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def build_args(value: dict, what: str) -> dict[str, str]:
+    """docker build --build-arg NAME=VALUE pairs: shell-style names, one-line values."""
+    for name, arg_value in value.items():
+        if not isinstance(name, str) or not _BUILD_ARG.fullmatch(name):
+            raise InputError(
+                f"{what} has the build argument name {name!r}; use a name such as "
+                "'APP_VERSION' (letters, digits, '_', not starting with a digit)."
+            )
+        if not isinstance(arg_value, str) or any(ch in arg_value for ch in "\n\r\0"):
+            raise InputError(f"{what}: the build argument {name!r} needs a one-line value.")
+    return dict(value)
+
+
 def boolean(value: object, what: str) -> bool:
     """true/false, yes/no, 1/0, on/off."""
     if isinstance(value, bool):

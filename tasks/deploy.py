@@ -1,36 +1,57 @@
-"""The whole pipeline (invoke deploy --version V) and its Helm step."""
+"""The whole pipeline (invoke deploy) and its Helm step."""
 
 from invoke import Collection
 
 from stagingkub.cli import load_settings, task
 
-VERSION_HELP = "Image tag to deploy, e.g. 1.1.0-SNAPSHOT."
+VERSION_HELP = (
+    "Image tag to deploy, e.g. 1.1.0-SNAPSHOT; default: the project's version (pom.xml, "
+    "image.version or git describe)."
+)
+FORCE_DEPLOY_HELP = "Run helm upgrade even when the release already holds what would be sent."
 
 
 @task(
     default=True,
-    help={"version": VERSION_HELP, "skip_build": "Push and deploy an existing local image."},
+    help={
+        "version": VERSION_HELP,
+        "skip_build": "Push and deploy an existing local image.",
+        "force_build": "Build even when the local image was built from the same inputs.",
+        "force_deploy": FORCE_DEPLOY_HELP,
+    },
 )
-def pipeline(c, version, skip_build=False, profile=None):
-    """Registry, cluster, build, push, helm upgrade: the guide's whole workflow (idempotent)."""
+def pipeline(
+    c, version=None, skip_build=False, force_build=False, force_deploy=False, profile=None
+):
+    """Registry, cluster, build, push, helm upgrade: the guide's workflow; unchanged steps skip."""
     from stagingkub import pipeline as steps
+    from stagingkub.project_version import announce
     from stagingkub.runner import Runner
 
-    steps.run(Runner(c), load_settings(profile), version, skip_build=skip_build)
+    settings = load_settings(profile)
+    steps.run(
+        Runner(c),
+        settings,
+        announce(settings, version),
+        skip_build=skip_build,
+        force_build=force_build,
+        force_deploy=force_deploy,
+    )
 
 
-@task(help={"version": VERSION_HELP})
-def helm(c, version, profile=None):
-    """helm upgrade --install the release with the image VERSION from the registry."""
-    from stagingkub import helm_ops, validate
+@task(help={"version": VERSION_HELP, "force_deploy": FORCE_DEPLOY_HELP})
+def helm(c, version=None, force_deploy=False, profile=None):
+    """helm upgrade --install the image VERSION as the registry holds it (tag@digest)."""
+    from stagingkub import helm_ops, image_ops
     from stagingkub.image import ImageSpec
     from stagingkub.pipeline import release_spec
+    from stagingkub.project_version import announce
     from stagingkub.runner import Runner
 
-    validate.tag(version, "--version")
     settings = load_settings(profile)
-    release = release_spec(settings, ImageSpec.from_settings(settings, version))
-    helm_ops.deploy(Runner(c), release)
+    image = ImageSpec.from_settings(settings, announce(settings, version))
+    release = release_spec(settings, image, image_ops.registry_digest(image))
+    helm_ops.deploy(Runner(c), release, force=force_deploy)
 
 
 ns = Collection("deploy", pipeline, helm)

@@ -4,46 +4,50 @@ from invoke import Collection
 
 from stagingkub.cli import load_settings, task
 
-VERSION_HELP = "Image tag to build or push, e.g. 1.1.0-SNAPSHOT."
+VERSION_HELP = (
+    "Image tag to build or push, e.g. 1.1.0-SNAPSHOT; default: the project's version "
+    "(pom.xml, image.version or git describe)."
+)
 
 
 def _image(profile, version):
-    from stagingkub import validate
     from stagingkub.image import ImageSpec
+    from stagingkub.project_version import announce
 
-    validate.tag(version, "--version")
     settings = load_settings(profile)
-    return settings, ImageSpec.from_settings(settings, version)
+    return ImageSpec.from_settings(settings, announce(settings, version))
 
 
-@task(help={"version": VERSION_HELP})
-def build(c, version, profile=None):
-    """Build rhdemo-api:VERSION with ./mvnw spring-boot:build-image (or docker build)."""
+@task(
+    help={
+        "version": VERSION_HELP,
+        "force_build": "Build even when the local image was built from the same inputs.",
+    }
+)
+def build(c, version=None, force_build=False, profile=None):
+    """Build rhdemo-api:VERSION (mvnw spring-boot:build-image or docker build) unless unchanged."""
     from stagingkub import image_ops
     from stagingkub.runner import Runner
 
-    _, image = _image(profile, version)
-    image_ops.build(Runner(c), image)
+    image_ops.build(Runner(c), _image(profile, version), force=force_build)
 
 
 @task(help={"version": VERSION_HELP})
-def push(c, version, profile=None):
+def push(c, version=None, profile=None):
     """Tag and push VERSION to the registry; skipped when the registry already holds it."""
     from stagingkub import image_ops
     from stagingkub.runner import Runner
 
-    _, image = _image(profile, version)
-    image_ops.push(Runner(c), image)
+    image_ops.push(Runner(c), _image(profile, version))
 
 
 @task(help={"version": VERSION_HELP})
-def scan(c, version, profile=None):
+def scan(c, version=None, profile=None):
     """Scan the local image VERSION with trivy (image.scan, image.scan_severity)."""
     from stagingkub import image_ops
     from stagingkub.runner import Runner
 
-    _, image = _image(profile, version)
-    image_ops.scan(Runner(c), image)
+    image_ops.scan(Runner(c), _image(profile, version))
 
 
 ns = Collection("image", build, push, scan)

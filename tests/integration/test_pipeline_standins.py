@@ -24,15 +24,15 @@ def remote(s, version) -> str:
 def build_line(s, version) -> str:
     return (
         f"cd {s.app_dir} && ./mvnw -B clean spring-boot:build-image "
-        f"-Dspring-boot.build-image.imageName={image(s, version)}"
+        f"-Dspring-boot.build-image.imageName={image(s, version)} "
+        "-Dspring-boot.build-image.pullPolicy=IF_NOT_PRESENT"
     )
 
 
 def helm_line(s, flag="--rollback-on-failure") -> str:
     values = s.files_dir / s.cluster / "values-rhdemo.yaml"
-    chart = Path(__file__).resolve().parents[2] / "helm" / "rhdemo"
     return (
-        f"helm upgrade --install rhdemo {chart} --namespace rhdemo-staging "
+        "helm upgrade --install rhdemo ./helm/rhdemo --namespace rhdemo-staging "
         f"--kube-context kind-{s.cluster} --create-namespace -f {values} --wait --timeout 2m "
         f"{flag}"
     )
@@ -68,13 +68,14 @@ def test_standin_pipeline_on_a_clean_host_in_the_guides_order(app_stack):
     assert fetch(f"{s.cluster}-control-plane", remote(s, "1.1.0-SNAPSHOT")).returncode == 0
 
 
-def test_standin_pipeline_on_a_converged_host_builds_pushes_and_deploys_only(app_stack):
+def test_standin_an_unchanged_redeploy_runs_nothing_and_a_new_version_runs_its_steps(app_stack):
     s = app_stack
     assert s.invoke("deploy", "--version", "1.0.0").returncode == 0
     unchanged = s.invoke("deploy", "--version", "1.0.0")
     assert unchanged.returncode == 0, unchanged.stderr
-    assert echoed(unchanged.stdout) == [build_line(s, "1.0.0"), helm_line(s)]
-    assert "push skipped" in unchanged.stderr
+    assert echoed(unchanged.stdout) == []
+    assert "build skipped" in unchanged.stderr and "push skipped" in unchanged.stderr
+    assert "helm upgrade skipped" in unchanged.stderr
     newer = s.invoke("deploy", "--version", "1.0.1")
     assert newer.returncode == 0, newer.stderr
     assert echoed(newer.stdout) == [
@@ -130,7 +131,7 @@ def test_standin_a_stuck_release_is_refused_with_the_recovery_command(app_stack)
 def test_standin_a_failed_rollout_shows_events_describe_and_logs(app_stack):
     s = app_stack
     assert s.invoke("deploy", "--version", "1.0.0").returncode == 0
-    result = s.invoke("deploy.helm", "--version", "9.9.9-never-pushed")
+    result = s.invoke("deploy.helm", "--version", "1.0.0", "--force-deploy", STANDIN_HELM_FAIL="1")
     assert result.returncode == 1
     commands = echoed(result.stdout)
     kubectl = f"kubectl --context kind-{s.cluster} -n rhdemo-staging"
@@ -141,6 +142,18 @@ def test_standin_a_failed_rollout_shows_events_describe_and_logs(app_stack):
     ]
     assert "Failed to pull image" in result.stdout and "ImagePullBackOff" in result.stdout
     assert "Command failed with exit code 1: helm upgrade --install rhdemo" in result.stderr
+
+
+def test_standin_deploy_helm_refuses_a_tag_the_registry_lacks_before_any_helm_command(app_stack):
+    s = app_stack
+    assert s.invoke("deploy", "--version", "1.0.0").returncode == 0
+    log_before = s.standin_log.read_text()
+    result = s.invoke("deploy.helm", "--version", "9.9.9-never-pushed")
+    assert result.returncode == 1
+    assert f"{remote(s, '9.9.9-never-pushed')}" in result.stderr
+    assert "invoke image.push --version 9.9.9-never-pushed" in result.stderr
+    added = s.standin_log.read_text()[len(log_before) :]
+    assert '"helm"' not in added and echoed(result.stdout) == []
 
 
 def test_standin_dry_run_prints_the_whole_script_and_runs_nothing(app_stack):

@@ -50,9 +50,32 @@ def test_mvnw_build_is_the_guides_command_in_the_app_directory():
         "clean",
         "spring-boot:build-image",
         "-Dspring-boot.build-image.imageName=rhdemo-api:1.1.0-SNAPSHOT",
+        "-Dspring-boot.build-image.pullPolicy=IF_NOT_PRESENT",
         "-DskipTests",
     ]
     assert cwd == Path("/src/app")
+
+
+@pytest.mark.parametrize(
+    ("setting", "maven_args", "policy"),
+    [
+        ("always", (), "ALWAYS"),
+        ("never", (), "NEVER"),
+        ("if_not_present", ("-Dspring-boot.build-image.pullPolicy=ALWAYS",), "ALWAYS"),
+    ],
+)
+def test_the_builder_pull_policy_is_a_setting_and_an_explicit_argument_wins(
+    setting, maven_args, policy
+):
+    spec = dataclasses.replace(IMAGE, builder_pull=setting, maven_args=maven_args)
+    argv, _ = build_argv(spec)
+    policies = [a for a in argv if a.startswith("-Dspring-boot.build-image.pullPolicy=")]
+    assert policies == [f"-Dspring-boot.build-image.pullPolicy={policy}"]
+
+
+def test_an_app_at_the_repository_root_builds_without_cd():
+    argv, cwd = build_argv(dataclasses.replace(IMAGE, app_dir=Path(".")))
+    assert argv[0] == "./mvnw" and cwd is None
 
 
 def test_dockerfile_build():

@@ -196,7 +196,7 @@ def test_the_shipped_external_profile_names_harbor_and_an_existing_context():
     image = ImageSpec.from_settings(settings, "1.1.0-SNAPSHOT")
     assert image.remote_ref == "harbor.example.com/rhdemo/rhdemo-api:1.1.0-SNAPSHOT"
     assert image.registry_url == "https://harbor.example.com"
-    release = release_spec(settings, image)
+    release = release_spec(settings, image, "")
     assert release.context == "staging-admin@staging"
     assert release.pull_secret == "rhdemo-registry" and release.pull_server == "harbor.example.com"
     assert values_path(settings).name == "values-rhdemo.yaml"

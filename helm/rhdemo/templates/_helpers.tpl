@@ -38,7 +38,14 @@ app.kubernetes.io/name: {{ include "rhdemo.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
-{{/* The image reference, repository:tag, exactly as given. */}}
+{{/*
+The image reference, repository:tag exactly as given, pinned as repository:tag@digest
+when a digest is set (stagingkub always sets it: a re-pushed tag then rolls the pods).
+*/}}
 {{- define "rhdemo.image" -}}
-{{- printf "%s:%s" .Values.rhdemo.image.repository (toString .Values.rhdemo.image.tag) }}
+{{- $reference := printf "%s:%s" .Values.rhdemo.image.repository (toString .Values.rhdemo.image.tag) }}
+{{- with .Values.rhdemo.image.digest }}
+{{- $reference = printf "%s@%s" $reference . }}
+{{- end }}
+{{- $reference }}
 {{- end }}

@@ -6,7 +6,12 @@ really checked), then does what kubelet would: pulls every rendered image inside
 the cluster's control-plane node (kind-node stand-in) through its containerd
 wiring. A render or pull failure fails the upgrade like a rollout that never
 becomes ready, and leaves the events/pods/describe/logs the kubectl stand-in
-shows. Releases are kept as JSON under STANDIN_STATE/helm/<context>/<namespace>/.
+shows. Releases are kept as JSON under STANDIN_STATE/helm/<context>/<namespace>/, in the shape
+real helm 3 and 4 print for `helm status -o json` (the whole release object of
+pkg/release: name, info, chart, config = the user-supplied values, manifest, version,
+namespace). The Ready pod it leaves reports `imageID` as kubelet does on containerd
+(`<repository>@<digest>`): the digest the reference pins, else what the registry
+resolved the tag to when the stand-in pulled it.
 
 STANDIN_HELM_PULL=0 skips the pulls (an existing cluster whose nodes are not modelled).
 STANDIN_HELM_VERSION sets `helm version` (v3.16.2 or v4.1.4): helm 4 refuses
@@ -69,14 +74,45 @@ def canned(context: str, namespace: str, release: str, image: str, error: str) -
     )
 
 
-def healthy(context: str, release: str) -> None:
-    """What kubectl shows once the rollout is ready: one Ready pod, normal events."""
+def resolved_digest(image: str) -> str:
+    """What the registry holds for a reference: its pinned digest, else the tag's digest
+    (a HEAD on the registry's published port, as the node's containerd resolved it)."""
+    import urllib.request
+
+    name, _, pinned = image.partition("@")
+    if pinned:
+        return pinned
+    host, _, path = name.partition("/")
+    repository, _, tag = path.rpartition(":")
+    request = urllib.request.Request(
+        f"http://{host}/v2/{repository}/manifests/{tag}", method="HEAD",
+        headers={"Accept": "application/vnd.oci.image.index.v1+json, "
+                 "application/vnd.oci.image.manifest.v1+json, "
+                 "application/vnd.docker.distribution.manifest.v2+json"},
+    )  # fmt: skip
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.headers.get("Docker-Content-Digest", "")
+    except OSError:
+        return ""
+
+
+def healthy(context: str, release: str, images: list[str], revision: int) -> None:
+    """What kubectl shows once the rollout is ready: one Ready pod per revision (a new pod
+    template rolls a new pod), its image and imageID, normal events."""
     folder = Path(os.environ["STANDIN_STATE"]) / context / "canned"
     folder.mkdir(parents=True, exist_ok=True)
-    pod = f"{release}-7d9f8b6c5-ready"
-    pods = {"items": [{"metadata": {"name": pod}, "status": {
-        "phase": "Running", "conditions": [{"type": "Ready", "status": "True"}],
-        "containerStatuses": [{"state": {"running": {}}}]}}]}  # fmt: skip
+    pod = f"{release}-{revision:x}f8b6c5-ready"
+    statuses = [{"name": "rhdemo-api", "ready": True, "restartCount": 0,
+                 "image": image.split("@")[0],
+                 "imageID": f"{image.split('@')[0].rsplit(':', 1)[0]}@{resolved_digest(image)}",
+                 "state": {"running": {}}} for image in images]  # fmt: skip
+    pods = {"items": [{"metadata": {"name": pod},
+                       "spec": {"containers": [{"name": "rhdemo-api", "image": image}
+                                               for image in images]},
+                       "status": {"phase": "Running",
+                                  "conditions": [{"type": "Ready", "status": "True"}],
+                                  "containerStatuses": statuses}}]}  # fmt: skip
     (folder / "pods.json").write_text(json.dumps(pods))
     (folder / "events.txt").write_text(
         "LAST SEEN   TYPE     REASON    OBJECT       MESSAGE\n"
@@ -114,7 +150,7 @@ def get_values(argv: list[str]) -> int:
     if not state.exists():
         sys.stderr.write("Error: release: not found\n")
         return 1
-    print(json.dumps(json.loads(state.read_text()).get("values") or {}))
+    print(json.dumps(json.loads(state.read_text()).get("config") or {}))
     return 0
 
 
@@ -156,13 +192,36 @@ def upgrade(argv: list[str]) -> int:
             return 1
     state.parent.mkdir(parents=True, exist_ok=True)
     version = previous["version"] + 1
-    state.write_text(json.dumps({"name": release, "version": version,
-                                 "info": {"status": "deployed"},
-                                 "values": supplied_values(argv)}))  # fmt: skip
+    state.write_text(json.dumps(release_json(release, namespace, chart, version, previous,
+                                             supplied_values(argv), rendered.stdout)))  # fmt: skip
     state.with_suffix(".yaml").write_text(rendered.stdout)
-    healthy(context, release)
+    if previous.get("manifest") != rendered.stdout:  # an unchanged pod template keeps its pod
+        healthy(context, release, images, version)
     print(f'Release "{release}" has been upgraded. Happy Helming!\nREVISION: {version}')
     return 0
+
+
+def release_json(name, namespace, chart, version, previous, config, manifest) -> dict:
+    """The release as `helm status -o json` prints it (helm's pkg/release Release)."""
+    import time
+
+    from ruamel.yaml import YAML
+
+    now = time.strftime("%Y-%m-%dT%H:%M:%S.000000000Z", time.gmtime())
+    metadata = YAML(typ="safe").load(Path(chart, "Chart.yaml"))
+    first = (previous.get("info") or {}).get("first_deployed", now)
+    return {
+        "name": name,
+        "info": {"first_deployed": first, "last_deployed": now, "deleted": "",
+                 "description": "Upgrade complete" if version > 1 else "Install complete",
+                 "status": "deployed", "notes": ""},
+        "chart": {"metadata": metadata, "lock": None, "templates": [], "values": {},
+                  "schema": None, "files": []},
+        "config": config,
+        "manifest": manifest,
+        "version": version,
+        "namespace": namespace,
+    }  # fmt: skip
 
 
 def main(argv: list[str]) -> int:
