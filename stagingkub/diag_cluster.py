@@ -232,6 +232,18 @@ def check_k8s(probe: Probe) -> Result:
             broken.append(name)
             pulling = pulling or "ImagePull" in state or "ErrImage" in state
     if not broken:
+        stale = stale_pods(probe, items)
+        if stale:
+            tags = sorted({tag for _, tag in stale})
+            return Result(
+                "k8s",
+                FAIL,
+                f"{len(stale)} pod(s) run an older image than the registry holds for "
+                f"{', '.join(tags)}",
+                evidence + [line for line, _ in stale],
+                fix=f"`invoke deploy.helm --version {tags[0]}` pins the registry's digest and "
+                "rolls the pods (or `invoke deploy` after a code change)",
+            )
         return Result("k8s", OK, f"{len(items)} pod(s) ready in {namespace}", evidence)
     events = _kubectl(spec, namespace, "get", "events", "--sort-by=.lastTimestamp")
     evidence += ["events:", *events.stdout.strip().splitlines()[-10:]]
@@ -248,6 +260,48 @@ def check_k8s(probe: Probe) -> Result:
             "--version V` shows the exact error, `invoke diag.containerd` the wiring"
         )
     return Result("k8s", FAIL, f"{len(broken)} pod(s) not ready in {namespace}", evidence, fix=fix)
+
+
+def stale_pods(probe: Probe, pods: list[dict]) -> list[tuple[str, str]]:
+    """(what to say, tag) for each container of the app's image whose running image
+    (status.containerStatuses[].imageID) is not the digest the registry holds for its tag."""
+    repository = ImageSpec.from_settings(probe.settings, "latest").repository
+    found, held = [], {}
+    for pod in pods:
+        images = {c.get("name"): c.get("image", "") for c in (pod.get("spec") or {}).get(
+            "containers") or []}  # fmt: skip
+        for status in (pod.get("status") or {}).get("containerStatuses") or []:
+            name, tag = split_reference(images.get(status.get("name")) or status.get("image", ""))
+            running = (status.get("imageID") or "").rpartition("@")[2]
+            if name != repository or not tag or not running.startswith("sha256:"):
+                continue
+            if tag not in held:
+                held[tag] = _registry_digest(probe, tag)
+            if held[tag] and held[tag] != running:
+                found.append((f"pod {pod['metadata']['name']}: stale: runs {running}, the "
+                              f"registry has {held[tag]} for {tag}", tag))  # fmt: skip
+    return found
+
+
+def split_reference(reference: str) -> tuple[str, str]:
+    """(repository, tag) of repository:tag[@digest]; the tag is '' when there is none."""
+    name = reference.partition("@")[0]
+    repository, colon, tag = name.rpartition(":")
+    if not colon or "/" in tag:  # localhost:5000/rhdemo-api: the colon is the port's
+        return name, ""
+    return repository, tag
+
+
+def _registry_digest(probe: Probe, tag: str) -> str:
+    from stagingkub.errors import StagingkubError
+
+    image = ImageSpec.from_settings(probe.settings, tag)
+    try:
+        with image.api(5.0) as api:
+            found = api.digests(image.path, tag)
+    except (StagingkubError, OSError):  # the registry check reports an unreachable registry
+        return ""
+    return found[0] if found else ""
 
 
 def _pod_state(pod: dict) -> str:

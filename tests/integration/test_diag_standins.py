@@ -101,7 +101,9 @@ def test_standin_tag_missing(deployed):
 
 
 def test_standin_failing_pods_are_explained(deployed):
-    assert deployed.invoke("deploy.helm", "--version", "8.8.8").returncode == 1
+    node = f"{deployed.cluster}-control-plane"
+    docker("exec", node, "rm", f"/etc/containerd/certs.d/localhost:{deployed.port}/hosts.toml")
+    assert deployed.invoke("deploy.helm", "--version", VERSION, "--force-deploy").returncode == 1
     result = deployed.invoke("diag.k8s")
     assert result.returncode == 1
     assert "ImagePullBackOff" in result.stdout and "invoke diag.pull" in result.stdout
