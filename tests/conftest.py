@@ -1,4 +1,5 @@
-"""Test-wide rules: in CI (CI=true or --require-integration) an integration skip is a failure."""
+"""Test-wide rules: in CI (CI=true or --require-integration) an integration skip is a failure;
+with STAGINGKUB_E2E=1 (the e2e workflow) an e2e skip is one too."""
 
 from __future__ import annotations
 
@@ -25,7 +26,12 @@ def strict(config: pytest.Config) -> bool:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     outcome = yield
     report = outcome.get_result()
-    if report.skipped and item.get_closest_marker("integration") and strict(item.config):
-        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+    if not report.skipped:
+        return
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+    if item.get_closest_marker("integration") and strict(item.config):
         report.outcome = "failed"
         report.longrepr = f"integration test skipped where it must run (CI): {reason}"
+    elif item.get_closest_marker("e2e") and os.environ.get("STAGINGKUB_E2E") == "1":
+        report.outcome = "failed"
+        report.longrepr = f"e2e test skipped where STAGINGKUB_E2E=1 asks for it: {reason}"

@@ -5,13 +5,17 @@ Opt-in: STAGINGKUB_E2E=1 (the GitHub Actions workflow .github/workflows/e2e.yml 
 It uses its own registry name, port, network and cluster name, and deletes them.
 """
 
+import json
 import os
 import shutil
 import subprocess
+import time
 
+import httpx
 import pytest
 
-from tests.support.stack import RUN_ID, Stack, docker
+from stagingkub.settings import ROOT
+from tests.support.stack import RUN_ID, Stack, docker, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -23,10 +27,9 @@ REASON = (
 
 @pytest.fixture
 def real(tmp_path):
-    if os.environ.get("STAGINGKUB_E2E") != "1" or not all(
-        shutil.which(tool) for tool in ("kind", "kubectl", "docker")
-    ):
-        pytest.skip(REASON)
+    missing = [t for t in ("kind", "kubectl", "helm", "docker") if shutil.which(t) is None]
+    if os.environ.get("STAGINGKUB_E2E") != "1" or missing:
+        pytest.skip(f"{REASON} Missing here: {', '.join(missing) or 'none'}.")
     stack = Stack(tmp=tmp_path, image="registry:2")
     yield stack
     subprocess.run(["kind", "delete", "cluster", "--name", stack.cluster], timeout=300)
@@ -87,3 +90,80 @@ def test_real_kind_pulls_from_the_tls_and_htpasswd_registry(real, tmp_path):
     for check in ("diag.network", "diag.containerd", "diag.pull"):
         result = real.invoke(check, *(["--version", f"e2e-{RUN_ID}-tls"] * (check == "diag.pull")))
         assert result.returncode == 0, (check, result.stdout)
+
+
+def app_pods(stack) -> list[dict]:
+    result = subprocess.run(
+        ["kubectl", "--context", f"kind-{stack.cluster}", "-n", "rhdemo-staging", "get", "pods",
+         "-l", "app.kubernetes.io/instance=rhdemo", "-o", "json"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    running = [p for p in json.loads(result.stdout)["items"]
+               if not p["metadata"].get("deletionTimestamp")]  # fmt: skip
+    return running
+
+
+def ready(pod: dict) -> bool:
+    return any(c["type"] == "Ready" and c["status"] == "True"
+               for c in pod["status"].get("conditions") or [])  # fmt: skip
+
+
+def page(stack) -> str:
+    """GET / through `kubectl port-forward` (bounded)."""
+    port = free_port()
+    forward = subprocess.Popen(
+        ["kubectl", "--context", f"kind-{stack.cluster}", "-n", "rhdemo-staging",
+         "port-forward", "svc/rhdemo", f"{port}:80"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/", timeout=5).text
+            except (OSError, httpx.HTTPError):
+                assert time.monotonic() < deadline, "port-forward never answered"
+                time.sleep(0.5)
+    finally:
+        forward.terminate()
+        forward.wait(10)
+
+
+def test_real_kind_daily_loop_rolls_a_change_and_keeps_the_pod_when_nothing_changed(real, tmp_path):
+    app = tmp_path / "demo-app"
+    shutil.copytree(ROOT / "examples" / "demo-app", app)
+    name = f"e2e-{RUN_ID}-demo"
+    real.base.update(
+        image={"strategy": "dockerfile", "app_dir": str(app), "name": name},
+        deploy={"values_file": str(ROOT / "examples/demo-app/values.yaml"), "timeout": "3m"},
+    )
+    real.write_profile()
+    version = "1.1.0-SNAPSHOT"
+    first = real.invoke("deploy", "--version", version, timeout=600)
+    assert first.returncode == 0, first.stderr
+    [pod1] = app_pods(real)
+    assert ready(pod1)  # a real rollout: kubelet pulled through hosts.toml, probes passed
+    before = page(real)
+
+    index = app / "www" / "index.html"
+    index.write_text(index.read_text().replace("</body>", f"<p>e2e {RUN_ID}</p></body>"))
+    second = real.invoke("deploy", "--version", version, timeout=600)
+    assert second.returncode == 0, second.stderr
+    digest = httpx.head(
+        f"{real.url}/v2/{name}/manifests/{version}", timeout=10,
+        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json, "
+                 "application/vnd.oci.image.manifest.v1+json"},
+    ).headers["Docker-Content-Digest"]  # fmt: skip
+    [pod2] = app_pods(real)
+    assert ready(pod2) and pod2["metadata"]["name"] != pod1["metadata"]["name"]
+    assert pod2["status"]["containerStatuses"][0]["imageID"].endswith(digest)
+    after = page(real)
+    assert after != before and f"e2e {RUN_ID}" in after
+
+    third = real.invoke("deploy", "--version", version, timeout=600)
+    assert third.returncode == 0, third.stderr
+    assert not [line for line in third.stdout.splitlines() if line.startswith("+ ")]
+    [pod3] = app_pods(real)
+    assert pod3["metadata"]["name"] == pod2["metadata"]["name"]
+    assert pod3["status"]["containerStatuses"][0]["restartCount"] == 0
+    docker("rmi", f"{name}:{version}", f"localhost:{real.port}/{name}:{version}", check=False)

@@ -19,7 +19,8 @@ SCENARIOS = (
     "diag.all healthy",
     "diag.all with a hung registry",
     "unchanged re-push",
-    "invoke deploy overhead",
+    "unchanged re-deploy",
+    "changed re-deploy overhead",
     "registry.ls vs sequential curl",
 )
 

@@ -62,3 +62,29 @@ def test_helm_test_hook_and_probes_render(real_helm):
     assert '"helm.sh/hook": test' in result.stdout
     assert "path: /actuator/health/liveness" in result.stdout
     assert "path: /actuator/health/readiness" in result.stdout
+
+
+DIGEST = "sha256:" + "0123456789abcdef" * 4
+
+
+def test_a_digest_pins_the_image_and_no_digest_keeps_the_tag(real_helm, tmp_path):
+    values = tmp_path / "values.yaml"
+    values.write_text(image_values("localhost:5000/rhdemo-api", "1.1.0-SNAPSHOT", digest=DIGEST))
+    pinned = helm(real_helm, "template", "rhdemo", str(CHART), "-f", str(values))
+    assert pinned.returncode == 0, pinned.stderr
+    assert f'image: "localhost:5000/rhdemo-api:1.1.0-SNAPSHOT@{DIGEST}"' in pinned.stdout
+    again = helm(real_helm, "template", "rhdemo", str(CHART), "-f", str(values))
+    assert again.stdout == pinned.stdout  # same values, same manifests: nothing would roll
+    values.write_text(image_values("localhost:5000/rhdemo-api", "1.1.0-SNAPSHOT"))
+    plain = helm(real_helm, "template", "rhdemo", str(CHART), "-f", str(values))
+    assert 'image: "localhost:5000/rhdemo-api:1.1.0-SNAPSHOT"' in plain.stdout
+
+
+@pytest.mark.parametrize(
+    "digest", ["sha256:abc", "md5:" + "a" * 32, DIGEST.upper().replace("SHA", "sha"), "latest"]
+)
+def test_the_schema_refuses_a_digest_that_is_not_sha256_hex(real_helm, tmp_path, digest):
+    values = tmp_path / "values.yaml"
+    values.write_text(image_values("localhost:5000/rhdemo-api", "1", digest=digest))
+    result = helm(real_helm, "template", "rhdemo", str(CHART), "-f", str(values))
+    assert result.returncode != 0 and "digest" in result.stderr

@@ -153,7 +153,7 @@ def test_mvnw_app_rebuilds_on_a_source_change_and_not_on_ignored_files(app_stack
     s = app_stack
     source = s.app_dir / "src" / "main" / "java" / "App.java"
     source.parent.mkdir(parents=True)
-    source.write_text("class App { String hello() { return \"1\"; } }\n")
+    source.write_text('class App { String hello() { return "1"; } }\n')
     (s.app_dir / ".gitignore").write_text("target/\n*.log\n")
     git = ["git", "-C", str(s.app_dir)]
     subprocess.run([*git, "init", "-q"], check=True, timeout=30)
@@ -167,7 +167,7 @@ def test_mvnw_app_rebuilds_on_a_source_change_and_not_on_ignored_files(app_stack
     unchanged = deploy(s)
     assert echoed(unchanged.stdout) == []
 
-    source.write_text("class App { String hello() { return \"2\"; } }\n")
+    source.write_text('class App { String hello() { return "2"; } }\n')
     (s.app_dir / "NOTES.md").write_text("untracked, not ignored: an input")
     changed = deploy(s)
     assert "changed src/main/java/App.java; added NOTES.md" in changed.stderr

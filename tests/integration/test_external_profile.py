@@ -82,7 +82,12 @@ def test_deploy_skips_registry_and_cluster_creation_logs_in_pushes_and_deploys(a
                      verify=ssl.create_default_context(cafile=str(external.ca)))  # fmt: skip
     assert tags.json()["tags"] == ["1.0.0"]
     values = next((s.tmp / "kubectl-state" / "helm").rglob("rhdemo.yaml")).read_text()
-    assert f'image: "{HOST}:{external.port}/team/{app}:1.0.0"' in values
+    digest = httpx.head(
+        f"https://{HOST}:{external.port}/v2/team/{app}/manifests/1.0.0", auth=("ci", PASSWORD),
+        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"}, timeout=10,
+        verify=ssl.create_default_context(cafile=str(external.ca)),
+    ).headers["Docker-Content-Digest"]  # fmt: skip
+    assert f'image: "{HOST}:{external.port}/team/{app}:1.0.0@{digest}"' in values
     again = s.invoke("deploy", "--version", "1.0.0")
     assert again.returncode == 0 and "push skipped" in again.stderr
 

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tests.support import images
-from tests.support.stack import LABELS, RUN_ID, Stack, docker, echoed
+from tests.support.stack import LABELS, RUN_ID, Stack, docker, echoed, script_lines
 
 pytestmark = pytest.mark.integration
 
@@ -197,7 +197,7 @@ def test_gc_dry_prints_the_stop_the_world_script_and_stops_nothing(stack):
     s.push("1.0.0")
     result = s.invoke("--dry", "registry.gc")
     assert result.returncode == 0, result.stderr
-    lines = [line for line in result.stdout.splitlines() if not line.startswith("#")]
+    lines = [line for line in script_lines(result.stdout) if not line.startswith("#")]
     assert lines[0].endswith("--dry-run")
     assert lines[1] == f"docker stop {s.name}" and lines[2] == lines[0].removesuffix(" --dry-run")
     assert lines[3] == f"docker start {s.name}"

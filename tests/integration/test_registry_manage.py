@@ -5,7 +5,7 @@ import pty
 
 import pytest
 
-from tests.support.stack import docker, echoed
+from tests.support.stack import docker, echoed, script_lines
 
 pytestmark = pytest.mark.integration
 
@@ -119,7 +119,7 @@ def test_purge_dry_run_prints_the_whole_script_and_deletes_nothing(running):
     running.push("1.0.0")
     result = running.invoke("--dry", "registry.purge")
     assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
+    lines = script_lines(result.stdout)
     assert lines[:3] == [
         f"docker stop {running.name}",
         f"docker rm {running.name}",

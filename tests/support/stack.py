@@ -110,7 +110,7 @@ class Stack:
         return env
 
     def invoke(
-        self, *args: str, stdin=subprocess.DEVNULL, **extra: str
+        self, *args: str, stdin=subprocess.DEVNULL, timeout: float = 120, **extra: str
     ) -> subprocess.CompletedProcess:
         """The real entry point, as Jenkins runs it: stdin is not a terminal unless given."""
         return subprocess.run(
@@ -120,7 +120,7 @@ class Stack:
             stdin=stdin,
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=timeout,
         )
 
     @property
@@ -178,6 +178,17 @@ class Stack:
         except httpx.HTTPError:
             return False
         return response.status_code == 200 and "Docker-Distribution-Api-Version" in response.headers
+
+
+def script_lines(output: str) -> list[str]:
+    """An `invoke --dry` script's lines after its header (the lines that move to the
+    repository root or stop)."""
+    from stagingkub.runner import SCRIPT_HEADER
+
+    header = SCRIPT_HEADER.splitlines()
+    lines = output.splitlines()
+    assert lines[: len(header)] == header, "a --dry script starts with its header"
+    return lines[len(header) :]
 
 
 def echoed(output: str) -> list[str]:
