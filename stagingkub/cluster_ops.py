@@ -179,6 +179,8 @@ def create(runner: Runner, settings, *, ensure_registry: bool = True) -> None:
     wiring = plan_wiring(spec, state)
     execute(runner, wiring)
     if runner.dry:
+        if exists and not wiring.repairs:
+            runner.note(f"cluster {spec.name} is up to date: nothing to do")
         return
     nodes = ", ".join(node.name for node in state.nodes)
     if not exists:

@@ -137,7 +137,7 @@ def push(runner: Runner, spec: ImageSpec, *, rebuilt: bool = False) -> str:
         tagged = local_image(engine, spec.remote_ref)
         if tagged is None or tagged["Id"] != image["Id"]:
             runner.run(tag_argv(spec))
-        say(f"The registry already holds {spec.remote_ref} ({remote[0]}): push skipped.")
+        runner.note(f"push skipped: the registry already holds {spec.remote_ref} ({remote[0]})")
         return remote[0]
     if spec.auth or spec.external:
         login(runner, spec)

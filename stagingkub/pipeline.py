@@ -42,16 +42,16 @@ class Steps:
         self.done: list[Step] = []
         self.started = time.monotonic()
 
-    def run(self, name: str, action, *, skipped: str = "up to date", ran: str = "repaired",
-            reason=lambda result: result):  # fmt: skip
-        """Run a step; it ran when it ran a command. Its why: reason(result), else the
-        ran/skipped default."""
+    def run(self, name: str, function, *args, ran: str = "repaired", skipped: str = "up to date",
+            says_why: bool = True, **kwargs):  # fmt: skip
+        """function(*args, **kwargs) as a step: it ran when it ran a command; its why is
+        what it returned (when it says_why), else the ran/skipped default."""
         before, started = self.runner.commands, time.monotonic()
-        result = action()
+        result = function(*args, **kwargs)
         did_run = self.runner.commands > before
-        why = reason(result) if isinstance(reason(result), str) else ""
-        why = why or (ran if did_run else skipped)
-        self.done.append(Step(name, did_run, why, time.monotonic() - started))
+        why = result if says_why and isinstance(result, str) and result else ""
+        self.done.append(Step(name, did_run, why or (ran if did_run else skipped),
+                              time.monotonic() - started))  # fmt: skip
         return result
 
     def skip(self, name: str, why: str) -> None:
@@ -75,44 +75,20 @@ def run(
     force_deploy: bool = False,
 ) -> None:
     image = ImageSpec.from_settings(settings, version)
-    local_registry = settings.registry.mode == "local"
-    kind_cluster = settings.cluster.mode == "kind"
-    tools = ["docker", "kubectl", "helm"] + (["kind"] if kind_cluster else [])
-    if not skip_build:
-        tools += image_ops.build_tools(image)
-    preflight.require(tools, settings)  # every missing tool named at once, before any change
-    if not skip_build:
-        image_ops.check_build_inputs(image)
+    _preflight(settings, image, skip_build)
     engine = docker_state.client()
     steps = Steps(runner)
-    if local_registry:
-        spec = RegistrySpec.from_settings(settings)
-        ensure = lambda: registry_ops.ensure(runner, spec, engine=engine)  # noqa: E731
-        steps.run("registry", ensure, ran="created or repaired")
-    else:
-        steps.skip("registry", f"external registry {image.push_host}")
-    if kind_cluster:
-        create = lambda: cluster_ops.create(runner, settings, ensure_registry=False)  # noqa: E731
-        steps.run("cluster", create, ran="created or repaired")
-    else:
-        steps.skip("cluster", f"existing cluster ({settings.cluster.context})")
-    rebuilt = False
+    _infrastructure(steps, runner, settings, image, engine)
     if skip_build:
         steps.skip("build", "--skip-build")
     else:
-        build = lambda: image_ops.build(runner, image, engine, checked=True, force=force_build)  # noqa: E731
-        steps.run("build", build)
-        rebuilt = steps.done[-1].ran
-    steps.run("scan", lambda: image_ops.scan(runner, image), skipped="off or not installed")
-    digest = steps.run(
-        "push",
-        lambda: image_ops.push(runner, image, rebuilt=rebuilt),
-        skipped="the registry holds this image",
-        ran="the registry lacked it",
-        reason=lambda _: "",
-    )
+        steps.run("build", image_ops.build, runner, image, engine, checked=True, force=force_build)
+    rebuilt = not skip_build and steps.done[-1].ran
+    steps.run("scan", image_ops.scan, runner, image, skipped="off or not installed")
+    digest = steps.run("push", image_ops.push, runner, image, rebuilt=rebuilt, says_why=False,
+                       ran="the registry lacked it", skipped="the registry holds it")  # fmt: skip
     release = release_spec(settings, image, digest)
-    steps.run("helm", lambda: helm_ops.deploy(runner, release, force=force_deploy))
+    steps.run("helm", helm_ops.deploy, runner, release, force=force_deploy)
     if runner.dry:
         return
     steps.table()
@@ -120,3 +96,28 @@ def run(
         f"Deployed {pinned_reference(release)} as release {release.release} in "
         f"{release.namespace} ({release.context}). Reach it: {port_forward_hint(release)}"
     )
+
+
+def _preflight(settings, image: ImageSpec, skip_build: bool) -> None:
+    """Every missing tool named at once, and the build's inputs checked, before any change."""
+    tools = ["docker", "kubectl", "helm"] + (["kind"] if settings.cluster.mode == "kind" else [])
+    if not skip_build:
+        tools += image_ops.build_tools(image)
+    preflight.require(tools, settings)
+    if not skip_build:
+        image_ops.check_build_inputs(image)
+
+
+def _infrastructure(steps: Steps, runner: Runner, settings, image: ImageSpec, engine) -> None:
+    """The registry and the cluster, unless they are someone else's (external, existing)."""
+    if settings.registry.mode == "local":
+        spec = RegistrySpec.from_settings(settings)
+        steps.run("registry", registry_ops.ensure, runner, spec, engine=engine,
+                  ran="created or repaired")  # fmt: skip
+    else:
+        steps.skip("registry", f"external registry {image.push_host}")
+    if settings.cluster.mode == "kind":
+        steps.run("cluster", cluster_ops.create, runner, settings, ensure_registry=False,
+                  ran="created or repaired")  # fmt: skip
+    else:
+        steps.skip("cluster", f"existing cluster ({settings.cluster.context})")

@@ -59,7 +59,7 @@ def ensure(
     if spec.tls:
         _secure_ops().trust_on_host(runner, spec)
     if not plan.commands and not renewed:
-        say(
+        runner.note(
             f"Registry {spec.name} is up to date: running, healthy at {spec.url}"
             + _network_words(network, spec)
             + ". Nothing to do."

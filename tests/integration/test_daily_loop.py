@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from stagingkub.settings import ROOT
-from tests.support.stack import RUN_ID, TEST_LABEL, docker, echoed, fetch
+from tests.support.stack import RUN_ID, TEST_LABEL, docker, echoed, fetch, script_lines
 
 pytestmark = pytest.mark.integration
 
@@ -246,3 +246,19 @@ def test_the_dry_script_runs_in_another_checkout_under_bash_strict_mode(kind_sta
     assert fetch(f"{s.cluster}-control-plane", f"localhost:{s.port}/{name}:{VERSION}@{digest}"
                  ).returncode == 0  # fmt: skip
     docker("rmi", f"{name}:{VERSION}", f"localhost:{s.port}/{name}:{VERSION}", check=False)
+
+
+def test_the_dry_script_of_a_converged_host_says_why_each_step_is_skipped(demo_copy):
+    s = demo_copy
+    deploy(s)
+    printed = s.invoke("--dry", "deploy", "--version", VERSION)
+    assert printed.returncode == 0, printed.stderr
+    lines = script_lines(printed.stdout)
+    assert lines and all(line.startswith("# ") for line in lines), lines
+    text = "\n".join(lines)
+    for words in ("up to date", "build skipped", "push skipped", "helm upgrade skipped"):
+        assert words in text, words
+    since = log_length(s)
+    ran = subprocess.run(["bash", "-euo", "pipefail", "-c", printed.stdout], cwd=ROOT,
+                         env=s.env(), capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert ran.returncode == 0 and calls(s, since) == []
