@@ -255,7 +255,7 @@ def curl_sequential(url: str) -> float:
     return time.perf_counter() - started
 
 
-def listing(stack: Stack, reps: int, repos: int, tags: int) -> list[Row]:
+def registry_ls(stack: Stack, reps: int, repos: int, tags: int) -> list[Row]:
     written = seed(stack.url, repos, tags)
     ours = median(invoke("registry.ls"), bench_env(stack), reps)
     base = statistics.median(curl_sequential(stack.url) for _ in range(min(reps, 2)))
@@ -466,7 +466,7 @@ def main() -> int:
             rows += repush(stack, reps)
             rows += unchanged_redeploy(stack, reps)
             rows += changed_redeploy(stack, reps)
-            rows += listing(stack, reps, size["repos"], size["tags"])
+            rows += registry_ls(stack, reps, size["repos"], size["tags"])
         finally:
             if stack is not None:
                 stack.cleanup()

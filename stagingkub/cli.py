@@ -47,11 +47,16 @@ def task(*args: Any, help: dict[str, str] | None = None, **kwargs: Any) -> Calla
 
 def load_settings(profile: str | None, **flags: tuple[Any, str]) -> Any:
     """Settings for a task: flags maps dotted keys to (value, '--flag')."""
-    from stagingkub import runner, settings
+    from stagingkub.settings import load
 
-    loaded = settings.load(profile=profile, flags=flags)
-    runner.PROGRESS_EVERY = loaded.output.progress_every
-    return loaded
+    return load(profile=profile, flags=flags)
+
+
+def command_runner(c: Any, settings: Any) -> Any:
+    """The command runner for a task, with the settings' progress interval."""
+    from stagingkub.runner import Runner
+
+    return Runner(c, progress_every=settings.output.progress_every)
 
 
 def print_status(rows: list[tuple[str, str]], healthy: bool) -> None:

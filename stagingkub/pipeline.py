@@ -6,18 +6,17 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from stagingkub import (
-    cluster_ops,
-    docker_state,
-    helm_ops,
-    image_ops,
-    preflight,
-    registry_ops,
-)
-from stagingkub.helm import ReleaseSpec, pinned_reference, port_forward_hint
-from stagingkub.image import ImageSpec
-from stagingkub.registry import RegistrySpec
-from stagingkub.runner import Runner, print_table, say
+from stagingkub import preflight
+from stagingkub.cluster import ops as cluster_ops
+from stagingkub.console import print_table, say
+from stagingkub.docker import state as docker_state
+from stagingkub.registry import ops as registry_ops
+from stagingkub.registry.plan import RegistrySpec
+from stagingkub.release import helm_ops as helm_ops
+from stagingkub.release import image_ops as image_ops
+from stagingkub.release.helm import ReleaseSpec, pinned_reference, port_forward_hint
+from stagingkub.release.image import ImageSpec
+from stagingkub.runner import Runner
 
 
 def release_spec(settings, image: ImageSpec, digest: str) -> ReleaseSpec:

@@ -10,10 +10,10 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from stagingkub.console import INSTALL_HINTS as HINTS
 from stagingkub.errors import DockerUnavailable
-from stagingkub.kind_config import parse_version
-from stagingkub.runner import INSTALL_HINTS as HINTS
 from stagingkub.runner import ToolMissing
+from stagingkub.validate import parse_version
 
 READ_TIMEOUT = 20
 
@@ -83,7 +83,7 @@ def inspect(name: str, kind_floor: tuple[int, int, int] | None = (0, 20, 0)) -> 
 
 
 def _docker() -> Tool:
-    from stagingkub import docker_state
+    from stagingkub.docker import state as docker_state
 
     if shutil.which("docker") is None:
         return Tool("docker", False, "")

@@ -2,7 +2,7 @@
 
 Commands are echoed as `+ cmd` (the way `set -x` shows them in a Jenkins log);
 with `invoke --dry` they are printed bare, so stdout is a script that can be
-pasted into an `sh` step. Everything else the tool says goes to stderr.
+pasted into an `sh` step. Everything else the tool says goes to stderr (console.py).
 """
 
 from __future__ import annotations
@@ -13,31 +13,11 @@ import os
 import shlex
 import shutil
 import signal
-import sys
 from pathlib import Path
 from typing import Any
 
+from stagingkub.console import INSTALL_HINTS, progress, quiet, say
 from stagingkub.errors import CommandFailed, StagingkubError
-
-INSTALL_HINTS = {
-    "docker": (
-        "Linux: https://docs.docker.com/engine/install/ (or `apt-get install docker.io`), then "
-        "`sudo systemctl start docker`; macOS: Docker Desktop, Colima or OrbStack"
-    ),
-    "kind": (
-        "Linux: the kind v0.20+ release binary, https://kind.sigs.k8s.io/docs/user/quick-start/"
-        "#installation; macOS: `brew install kind`"
-    ),
-    "kubectl": "Linux: https://kubernetes.io/docs/tasks/tools/; macOS: `brew install kubectl`",
-    "helm": "Linux: https://helm.sh/docs/intro/install/; macOS: `brew install helm`",
-    "java": (
-        "Linux: `apt-get install openjdk-17-jdk-headless`; macOS: `brew install openjdk@17`; "
-        "or set JAVA_HOME"
-    ),
-}
-
-
-PROGRESS_EVERY = 10.0  # seconds between "still waiting" lines; output.progress_every
 
 # The first lines of an `invoke --dry` script, printed before its first command: its paths
 # are relative to the repository root, so it runs from there, in any checkout.
@@ -63,9 +43,10 @@ class ToolMissing(StagingkubError):
 class Runner:
     """Runs argv lists through an invoke Context, echoing each one."""
 
-    def __init__(self, context: Any) -> None:
+    def __init__(self, context: Any, progress_every: float = 10.0) -> None:
         self.context = context
         self.dry = bool(context.config.run.get("dry", False))
+        self.progress_every = progress_every  # output.progress_every
         self.commands = 0  # commands run (or printed, under --dry): a step that ran none skipped
 
     def script(self, line: str) -> None:
@@ -97,26 +78,18 @@ class Runner:
         if self.dry:
             _script_header()
         self.commands += 1
-        echo_format = "{command}" if self.dry else "+ {command}"
-        in_stream = io.StringIO(stdin) if stdin is not None else False
-        beat = progress(waits) if waits and not self.dry else _quiet()
+        beat = progress(waits, self.progress_every) if waits and not self.dry else quiet()
         with beat, forward_signals() as received:
             result = self.context.run(
                 command,
                 echo=True,
-                echo_format=echo_format,
+                echo_format="{command}" if self.dry else "+ {command}",
                 warn=True,
                 hide=hide,
-                in_stream=in_stream,
+                in_stream=io.StringIO(stdin) if stdin is not None else False,
             )
         if received:
-            name = signal.Signals(received[0]).name
-            stop = Interrupted(
-                f"Stopped by {name}: it was passed on to `{command}`, which exited with "
-                f"{result.exited}. Re-run the task when ready; it resumes from the state it finds."
-            )
-            stop.exit_code = 128 + received[0]
-            raise stop
+            raise _interrupted(received[0], command, result.exited)
         if result.exited != 0 and not warn:
             raise CommandFailed(command, result.exited, result.stderr)
         return result
@@ -161,44 +134,21 @@ class Runner:
             say(text)
 
 
+def _interrupted(signum: int, command: str, exited: int) -> Interrupted:
+    """The stop after a signal was passed on to the command: exit code 128 + signal."""
+    stop = Interrupted(
+        f"Stopped by {signal.Signals(signum).name}: it was passed on to `{command}`, which "
+        f"exited with {exited}. Re-run the task when ready; it resumes from the state it finds."
+    )
+    stop.exit_code = 128 + signum
+    return stop
+
+
 def _script_header() -> None:
     global _header_printed
     if not _header_printed:
         _header_printed = True
         print(SCRIPT_HEADER, flush=True)
-
-
-@contextlib.contextmanager
-def progress(what: str, every: float | None = None):
-    """While something long runs: on a terminal, a line on stderr updated in place; elsewhere
-    (Jenkins), a timestamped line every `every` seconds, so a log shows it is alive."""
-    import threading
-    import time
-
-    every = every or PROGRESS_EVERY
-    done = threading.Event()
-    started = time.monotonic()
-    terminal = sys.stderr.isatty()
-
-    def beat() -> None:
-        while not done.wait(1.0 if terminal else every):
-            elapsed = int(time.monotonic() - started)
-            if terminal:
-                sys.stderr.write(f"\r... {what} ({elapsed} s)")
-                sys.stderr.flush()
-            else:
-                say(f"[{time.strftime('%H:%M:%S')}] still waiting: {what} ({elapsed} s)")
-
-    thread = threading.Thread(target=beat, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        done.set()
-        thread.join(2)
-        if terminal:
-            sys.stderr.write("\r\033[K")
-            sys.stderr.flush()
 
 
 def _children(pid: int) -> list[int]:
@@ -246,27 +196,6 @@ def forward_signals():
             signal.signal(sig, old)
 
 
-@contextlib.contextmanager
-def _quiet():
-    yield
-
-
-def shell_b64(expression: str) -> str:
-    """$(EXPRESSION | base64) on one line: for --dry scripts that compute secrets at run time."""
-    return f"$({expression} | base64 | tr -d '\\n')"
-
-
-def shell_credentials(username: str) -> str:
-    """base64 of user:$STAGINGKUB_REGISTRY_PASSWORD, computed by the shell (printf is a builtin:
-    the password is never an argument of a program)."""
-    return shell_b64(f"printf '%s:%s' '{username}' \"$STAGINGKUB_REGISTRY_PASSWORD\"")
-
-
-def say(text: str) -> None:
-    """Tell the user something; stderr keeps stdout a clean script under --dry."""
-    print(text, file=sys.stderr, flush=True)
-
-
 def require_tool(name: str) -> None:
     require_tools([name])
 
@@ -283,36 +212,3 @@ def require_tools(names: list[str]) -> None:
     if missing:
         hints = "; ".join(f"{n}: {INSTALL_HINTS.get(n, 'install it')}" for n in missing)
         raise ToolMissing(f"These tools are not on PATH, and this task runs them: {hints}.")
-
-
-def confirm(question: str, refusal: str) -> None:
-    """Ask on a terminal for a typed 'yes'; refuse (StateError) when stdin is not one."""
-    from stagingkub.errors import StateError
-
-    if not sys.stdin or not sys.stdin.isatty():
-        raise StateError(refusal)
-    answer = input(f"{question} Type 'yes' to confirm: ").strip().lower()
-    if answer != "yes":
-        raise StateError("Cancelled; nothing was deleted.")
-
-
-def unconfirmed(what: str) -> None:
-    """Without --yes: nothing happens; off a terminal that is an error (exit 1)."""
-    from stagingkub.errors import StateError
-
-    message = f"Nothing was deleted: {what}. Re-run with --yes to do it."
-    if not sys.stdin or not sys.stdin.isatty():
-        raise StateError(
-            message + " stdin is not a terminal, so this ends with exit code 1: a Jenkins "
-            "step without --yes must not pass as if it had deleted anything."
-        )
-    say(message)
-
-
-def print_table(rows: list[tuple[str, ...]], err: bool = False) -> None:
-    """Columns padded to their widest cell on stdout (stderr with err); the last column is
-    not padded."""
-    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]) - 1)]
-    for row in rows:
-        cells = [str(cell).ljust(width) for cell, width in zip(row, widths, strict=False)]
-        print("  ".join([*cells, str(row[-1])]).rstrip(), file=sys.stderr if err else sys.stdout)

@@ -375,3 +375,13 @@ def severities(value: str, what: str) -> str:
             f"{', '.join(SEVERITIES)} (for example 'HIGH,CRITICAL')."
         )
     return value
+
+
+_VERSION_NUMBER = re.compile(r"v?(\d+)\.(\d+)\.(\d+)")
+
+
+def parse_version(text: str) -> tuple[int, int, int] | None:
+    """(0, 27, 0) from 'kind v0.27.0 go1.23.4 linux/amd64', 'containerd ... v2.0.2 ...' or
+    java's 'openjdk version "17.0.15"': the first version number in a tool's own words."""
+    match = _VERSION_NUMBER.search(text)
+    return tuple(int(part) for part in match.groups()) if match else None  # type: ignore[return-value]

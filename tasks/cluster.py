@@ -2,7 +2,7 @@
 
 from invoke import Collection
 
-from stagingkub.cli import load_settings, print_status, task
+from stagingkub.cli import command_runner, load_settings, print_status, task
 
 NAME_HELP = "kind cluster name (cluster.name, default rhdemo)."
 
@@ -16,25 +16,25 @@ def _settings(profile, name=None, image=None):
 @task(help={"name": NAME_HELP, "image": "kind node image (cluster.node_image)."})
 def create(c, name=None, image=None, profile=None):
     """Create or repair the kind cluster wired to the registry (hosts.toml, ConfigMap)."""
-    from stagingkub import cluster_ops
-    from stagingkub.runner import Runner
+    from stagingkub.cluster import ops as cluster_ops
 
-    cluster_ops.create(Runner(c), _settings(profile, name, image))
+    settings = _settings(profile, name, image)
+    cluster_ops.create(command_runner(c, settings), settings)
 
 
 @task(help={"name": NAME_HELP, "yes": "Confirm the deletion (required off a terminal)."})
 def delete(c, name=None, yes=False, profile=None):
     """Delete the kind cluster (asks, or --yes); the registry and its images stay."""
-    from stagingkub import cluster_ops
-    from stagingkub.runner import Runner
+    from stagingkub.cluster import ops as cluster_ops
 
-    cluster_ops.delete(Runner(c), _settings(profile, name), yes=yes)
+    settings = _settings(profile, name)
+    cluster_ops.delete(command_runner(c, settings), settings, yes=yes)
 
 
 @task(help={"name": NAME_HELP})
 def status(c, name=None, profile=None):
     """Nodes, per-node registry wiring, ConfigMap, registry attachment; exit 1 unless all ok."""
-    from stagingkub import cluster_ops
+    from stagingkub.cluster import ops as cluster_ops
 
     print_status(*cluster_ops.status(_settings(profile, name)))
 

@@ -2,7 +2,7 @@
 
 from invoke import Collection
 
-from stagingkub.cli import load_settings, task
+from stagingkub.cli import command_runner, load_settings, task
 
 VERSION_HELP = (
     "Image tag to deploy, e.g. 1.1.0-SNAPSHOT; default: the project's version (pom.xml, "
@@ -25,12 +25,11 @@ def pipeline(
 ):
     """Registry, cluster, build, push, helm upgrade: the guide's workflow; unchanged steps skip."""
     from stagingkub import pipeline as steps
-    from stagingkub.project_version import announce
-    from stagingkub.runner import Runner
+    from stagingkub.release.version import announce
 
     settings = load_settings(profile)
     steps.run(
-        Runner(c),
+        command_runner(c, settings),
         settings,
         announce(settings, version),
         skip_build=skip_build,
@@ -42,16 +41,16 @@ def pipeline(
 @task(help={"version": VERSION_HELP, "force_deploy": FORCE_DEPLOY_HELP})
 def helm(c, version=None, force_deploy=False, profile=None):
     """helm upgrade --install the image VERSION as the registry holds it (tag@digest)."""
-    from stagingkub import helm_ops, image_ops
-    from stagingkub.image import ImageSpec
     from stagingkub.pipeline import release_spec
-    from stagingkub.project_version import announce
-    from stagingkub.runner import Runner
+    from stagingkub.release import helm_ops as helm_ops
+    from stagingkub.release import image_ops as image_ops
+    from stagingkub.release.image import ImageSpec
+    from stagingkub.release.version import announce
 
     settings = load_settings(profile)
     image = ImageSpec.from_settings(settings, announce(settings, version))
     release = release_spec(settings, image, image_ops.registry_digest(image))
-    helm_ops.deploy(Runner(c), release, force=force_deploy)
+    helm_ops.deploy(command_runner(c, settings), release, force=force_deploy)
 
 
 ns = Collection("deploy", pipeline, helm)

@@ -8,8 +8,9 @@ VERSION_HELP = "Image tag to look for (images, pull), e.g. 1.1.0-SNAPSHOT."
 
 
 def _report(name, profile, version=""):
-    from stagingkub import diag, validate
-    from stagingkub.checks import render_text
+    from stagingkub import validate
+    from stagingkub.diag import checklist as diag
+    from stagingkub.diag.engine import render_text
 
     if version:
         validate.tag(version, "--version")
@@ -104,8 +105,9 @@ def all_checks(c, version="", format="text", junit="", profile=None):
     """Every check at once, each bounded by diag.timeout; exit 1 if anything failed."""
     from pathlib import Path
 
-    from stagingkub import diag, validate
-    from stagingkub.checks import render_json, render_junit, render_text
+    from stagingkub import validate
+    from stagingkub.diag import checklist as diag
+    from stagingkub.diag.engine import render_json, render_junit, render_text
     from stagingkub.errors import InputError
 
     if format not in ("text", "json"):

@@ -2,7 +2,7 @@
 
 from invoke import Collection
 
-from stagingkub.cli import load_settings, task
+from stagingkub.cli import command_runner, load_settings, task
 
 VERSION_HELP = (
     "Image tag to build or push, e.g. 1.1.0-SNAPSHOT; default: the project's version "
@@ -10,12 +10,15 @@ VERSION_HELP = (
 )
 
 
-def _image(profile, version):
-    from stagingkub.image import ImageSpec
-    from stagingkub.project_version import announce
+def _image(c, profile, version):
+    """(the command runner, the image VERSION as settings name it)."""
+    from stagingkub.release.image import ImageSpec
+    from stagingkub.release.version import announce
 
     settings = load_settings(profile)
-    return ImageSpec.from_settings(settings, announce(settings, version))
+    return command_runner(c, settings), ImageSpec.from_settings(
+        settings, announce(settings, version)
+    )
 
 
 @task(
@@ -26,28 +29,25 @@ def _image(profile, version):
 )
 def build(c, version=None, force_build=False, profile=None):
     """Build rhdemo-api:VERSION (mvnw spring-boot:build-image or docker build) unless unchanged."""
-    from stagingkub import image_ops
-    from stagingkub.runner import Runner
+    from stagingkub.release import image_ops as image_ops
 
-    image_ops.build(Runner(c), _image(profile, version), force=force_build)
+    image_ops.build(*_image(c, profile, version), force=force_build)
 
 
 @task(help={"version": VERSION_HELP})
 def push(c, version=None, profile=None):
     """Tag and push VERSION to the registry; skipped when the registry already holds it."""
-    from stagingkub import image_ops
-    from stagingkub.runner import Runner
+    from stagingkub.release import image_ops as image_ops
 
-    image_ops.push(Runner(c), _image(profile, version))
+    image_ops.push(*_image(c, profile, version))
 
 
 @task(help={"version": VERSION_HELP})
 def scan(c, version=None, profile=None):
     """Scan the local image VERSION with trivy (image.scan, image.scan_severity)."""
-    from stagingkub import image_ops
-    from stagingkub.runner import Runner
+    from stagingkub.release import image_ops as image_ops
 
-    image_ops.scan(Runner(c), _image(profile, version))
+    image_ops.scan(*_image(c, profile, version))
 
 
 ns = Collection("image", build, push, scan)

@@ -2,7 +2,7 @@
 
 from invoke import Collection
 
-from stagingkub.cli import load_settings, print_status, task
+from stagingkub.cli import command_runner, load_settings, print_status, task
 
 FLAG_HELP = {
     "name": "Registry container name (registry.name, default kind-registry).",
@@ -13,9 +13,10 @@ FLAG_HELP = {
 }
 
 
-def _spec(profile, name=None, port=None, bind=None, image=None, volume=None, task=""):
-    """The local registry's spec; a task other than create refuses an external registry."""
-    from stagingkub.registry import RegistrySpec
+def _spec(profile, name=None, port=None, bind=None, image=None, volume=None, task_name=""):
+    """(settings, the local registry's spec); a task other than create refuses an external
+    registry, and create has no spec for one."""
+    from stagingkub.registry.plan import RegistrySpec
 
     settings = load_settings(
         profile,
@@ -28,23 +29,17 @@ def _spec(profile, name=None, port=None, bind=None, image=None, volume=None, tas
         },
     )
     if settings.registry.mode == "external":
-        from stagingkub.registry_ops import require_local
-        from stagingkub.runner import say
+        from stagingkub.console import say
+        from stagingkub.registry.ops import require_local
 
-        if task == "registry.create":
+        if task_name == "registry.create":
             say(
                 f"registry.mode is external ({settings.registry.host}): there is no local "
                 "registry to create. Nothing to do."
             )
-            return None
-        require_local(settings, task)
-    return RegistrySpec.from_settings(settings)
-
-
-def _runner(c):
-    from stagingkub.runner import Runner
-
-    return Runner(c)
+            return settings, None
+        require_local(settings, task_name)
+    return settings, RegistrySpec.from_settings(settings)
 
 
 @task(
@@ -58,35 +53,38 @@ def create(
     c, name=None, port=None, bind=None, image=None, volume=None, recreate=False, profile=None
 ):
     """Create or repair the registry: running, healthy, on the kind network (idempotent)."""
-    from stagingkub import registry_ops
+    from stagingkub.registry import ops as registry_ops
 
-    spec = _spec(profile, name, port, bind, image, volume, task="registry.create")
+    settings, spec = _spec(profile, name, port, bind, image, volume, task_name="registry.create")
     if spec is not None:
-        registry_ops.ensure(_runner(c), spec, recreate=recreate)
+        registry_ops.ensure(command_runner(c, settings), spec, recreate=recreate)
 
 
 @task(help={"name": FLAG_HELP["name"]})
 def start(c, name=None, profile=None):
     """Start the stopped registry container and wait until its API answers."""
-    from stagingkub import registry_ops
+    from stagingkub.registry import ops as registry_ops
 
-    registry_ops.start(_runner(c), _spec(profile, name, task="registry.start"))
+    settings, spec = _spec(profile, name, task_name="registry.start")
+    registry_ops.start(command_runner(c, settings), spec)
 
 
 @task(help={"name": FLAG_HELP["name"]})
 def stop(c, name=None, profile=None):
     """Stop the registry container (its data stays in the volume)."""
-    from stagingkub import registry_ops
+    from stagingkub.registry import ops as registry_ops
 
-    registry_ops.stop(_runner(c), _spec(profile, name, task="registry.stop"))
+    settings, spec = _spec(profile, name, task_name="registry.stop")
+    registry_ops.stop(command_runner(c, settings), spec)
 
 
 @task(help={"name": FLAG_HELP["name"]})
 def restart(c, name=None, profile=None):
     """Restart the registry container and wait until its API answers."""
-    from stagingkub import registry_ops
+    from stagingkub.registry import ops as registry_ops
 
-    registry_ops.restart(_runner(c), _spec(profile, name, task="registry.restart"))
+    settings, spec = _spec(profile, name, task_name="registry.restart")
+    registry_ops.restart(command_runner(c, settings), spec)
 
 
 @task(
@@ -98,38 +96,39 @@ def restart(c, name=None, profile=None):
 )
 def logs(c, name=None, follow=False, tail="", profile=None):
     """Show the registry container's logs (docker logs)."""
-    from stagingkub import registry_ops, validate
+    from stagingkub import validate
+    from stagingkub.registry import ops as registry_ops
 
     if tail:
         tail = str(validate.count(tail, "--tail"))
-    spec = _spec(profile, name, task="registry.logs")
-    registry_ops.logs(_runner(c), spec, follow=follow, tail=tail)
+    settings, spec = _spec(profile, name, task_name="registry.logs")
+    registry_ops.logs(command_runner(c, settings), spec, follow=follow, tail=tail)
 
 
 @task(help={"name": FLAG_HELP["name"]})
 def status(c, name=None, profile=None):
     """State, health, port, networks, image, volume and disk use; exit 1 unless healthy."""
-    from stagingkub import registry_ops
+    from stagingkub.registry import ops as registry_ops
 
-    print_status(*registry_ops.status(_spec(profile, name, task="registry.status")))
+    print_status(*registry_ops.status(_spec(profile, name, task_name="registry.status")[1]))
 
 
 @task(help={**FLAG_HELP, "yes": "Confirm deleting the registry's data (required off a terminal)."})
 def purge(c, name=None, port=None, bind=None, image=None, volume=None, yes=False, profile=None):
     """Delete the registry and ALL its images, then recreate it empty (asks, or --yes)."""
-    from stagingkub import registry_ops
+    from stagingkub.registry import ops as registry_ops
 
-    spec = _spec(profile, name, port, bind, image, volume, task="registry.purge")
-    registry_ops.purge(_runner(c), spec, yes=yes)
+    settings, spec = _spec(profile, name, port, bind, image, volume, task_name="registry.purge")
+    registry_ops.purge(command_runner(c, settings), spec, yes=yes)
 
 
 @task(help={"name": FLAG_HELP["name"], "port": FLAG_HELP["port"]})
 def ls(c, name=None, port=None, profile=None):
     """Repositories, tags, digests and sizes in the registry (shared layers counted once)."""
-    from stagingkub import registry_ops
+    from stagingkub.registry import ops as registry_ops
 
-    rows, footer = registry_ops.listing(_spec(profile, name, port, task="registry.ls"))
-    from stagingkub.runner import print_table
+    rows, footer = registry_ops.ls_table(_spec(profile, name, port, task_name="registry.ls")[1])
+    from stagingkub.console import print_table
 
     print_table([("REPOSITORY", "TAG", "DIGEST", "SIZE"), *rows])
     print(footer)
@@ -145,21 +144,24 @@ def ls(c, name=None, port=None, profile=None):
 def prune(c, keep, repo="", yes=False, profile=None):
     """Delete old tags (by manifest digest), keeping the newest N per repository and the
     tag the helm release runs; lists first, deletes only with --yes."""
-    from stagingkub import prune_ops, validate
+    from stagingkub import validate
+    from stagingkub.registry import prune as prune_ops
 
     keep = validate.count(keep, "--keep")
     if repo:
         validate.repository(repo, "--repo")
-    prune_ops.prune(_runner(c), load_settings(profile), keep=keep, repository=repo, yes=yes)
+    settings = load_settings(profile)
+    prune_ops.prune(command_runner(c, settings), settings, keep=keep, repository=repo, yes=yes)
 
 
 @task(help={"yes": "Collect for real (stops the registry meanwhile); without it, a dry run."})
 def gc(c, yes=False, profile=None):
     """Garbage-collect unreferenced layers: dry run first; with --yes stop, collect, start,
     check every remaining tag, and print the bytes freed."""
-    from stagingkub import gc_ops
+    from stagingkub.registry import gc as gc_ops
 
-    gc_ops.gc(_runner(c), load_settings(profile), yes=yes)
+    settings = load_settings(profile)
+    gc_ops.gc(command_runner(c, settings), settings, yes=yes)
 
 
 ns = Collection("registry", create, start, stop, restart, logs, status, purge, ls, prune, gc)

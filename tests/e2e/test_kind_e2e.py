@@ -1,5 +1,6 @@
 """End to end against REAL kind, kubectl and kindest/node (containerd 2.x), for machines with
-internet: the integration scenario of tests/integration/test_cluster.py without stand-ins.
+internet: the scenarios of tests/integration/test_cluster_standin_kind.py and
+test_daily_loop.py without stand-ins.
 
 Opt-in: STAGINGKUB_E2E=1 (the GitHub Actions workflow .github/workflows/e2e.yml sets it).
 It uses its own registry name, port, network and cluster name, and deletes them.

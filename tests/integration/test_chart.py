@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from stagingkub.helm import image_values
+from stagingkub.release.helm import image_values
 
 pytestmark = pytest.mark.integration
 

@@ -5,7 +5,7 @@ import socket
 
 import pytest
 
-from stagingkub.registry_ops import wait_script
+from stagingkub.registry.ops import wait_script
 from tests.support.stack import LABELS, RUN_ID, docker, echoed, script_lines
 
 pytestmark = pytest.mark.integration

@@ -239,8 +239,9 @@ def _put_index(s: Stack, tag: str, children: list[dict]) -> dict:
 
 
 def test_the_check_after_gc_names_a_tag_whose_layer_is_gone(stack, busybox_image, monkeypatch):
-    from stagingkub import gc_ops, settings
-    from stagingkub.registry import RegistrySpec
+    from stagingkub import settings
+    from stagingkub.registry import gc as gc_ops
+    from stagingkub.registry.plan import RegistrySpec
     from tests.support.stack import use_stack_settings
 
     s = _created(stack)

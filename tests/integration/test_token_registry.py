@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from stagingkub import secure
+from stagingkub.registry import tls as secure
 from tests.support.stack import Stack, docker, echoed, free_port
 
 pytestmark = pytest.mark.integration
@@ -159,7 +159,7 @@ def test_wrong_credentials_for_a_token_registry_are_explained(stack, token_regis
                     ca_file=str(token_registry.ca))  # fmt: skip
     result = s.invoke("diag.registry", STAGINGKUB_REGISTRY_PASSWORD="wrong")
     assert result.returncode == 0, result.stdout  # /v2/ answers 401 with a challenge: healthy
-    from stagingkub.registry_api import RegistryAPI, RegistryHTTPError
+    from stagingkub.registry.api import RegistryAPI, RegistryHTTPError
 
     api = RegistryAPI(f"https://{HOST}:{token_registry.port}", 5, auth=(USER, "wrong"),
                       cafile=str(token_registry.ca))  # fmt: skip

@@ -5,7 +5,7 @@ import threading
 import time
 import xml.etree.ElementTree as ET
 
-from stagingkub.checks import (
+from stagingkub.diag.engine import (
     FAIL,
     OK,
     SKIP,

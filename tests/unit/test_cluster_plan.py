@@ -4,7 +4,17 @@ from pathlib import Path
 
 import pytest
 
-from stagingkub.cluster import (
+from stagingkub.cluster.kind_config import (
+    Wiring,
+    configmap_data,
+    containerd_registry_state,
+    hosting,
+    hosts_toml,
+    kind_config,
+    predicted_node_names,
+    registry_configmap,
+)
+from stagingkub.cluster.plan import (
     ClusterSpec,
     ClusterState,
     NodeState,
@@ -16,17 +26,7 @@ from stagingkub.cluster import (
     predicted_state,
 )
 from stagingkub.errors import ConfigError, StateError
-from stagingkub.kind_config import (
-    Wiring,
-    configmap_data,
-    containerd_registry_state,
-    hosting,
-    hosts_toml,
-    kind_config,
-    parse_version,
-    predicted_node_names,
-    registry_configmap,
-)
+from stagingkub.validate import parse_version
 
 WIRING = Wiring(registry_name="kind-registry", host_port=5000)
 SPEC = ClusterSpec(

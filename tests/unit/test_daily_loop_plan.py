@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from stagingkub import image_inputs, project_version
 from stagingkub.errors import StateError
-from stagingkub.helm import chart_argument, image_values, merge_values, upgrade_reason
-from stagingkub.image import ImageSpec
-from stagingkub.image_inputs import BuildInputs, difference
+from stagingkub.release import image_inputs as image_inputs
+from stagingkub.release import version as project_version
+from stagingkub.release.helm import chart_argument, image_values, merge_values, upgrade_reason
+from stagingkub.release.image import ImageSpec
+from stagingkub.release.image_inputs import BuildInputs, difference
 
 POM = """<?xml version="1.0" encoding="UTF-8"?>
 <project xmlns="http://maven.apache.org/POM/4.0.0">

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from stagingkub.registry_ops import wait_script
+from stagingkub.registry.ops import wait_script
 from stagingkub.runner import SCRIPT_HEADER
 from tests.support.stack import free_port
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from stagingkub.errors import StateError
-from stagingkub.helm import (
+from stagingkub.release.helm import (
     ReleaseSpec,
     helm_major,
     image_values,
@@ -14,8 +14,8 @@ from stagingkub.helm import (
     port_forward_hint,
     upgrade_argv,
 )
-from stagingkub.image import ImageSpec, build_argv, login_argv, push_argv, tag_argv
-from stagingkub.image_ops import check_build_inputs
+from stagingkub.release.image import ImageSpec, build_argv, login_argv, push_argv, tag_argv
+from stagingkub.release.image_ops import check_build_inputs
 
 IMAGE = ImageSpec(
     name="rhdemo-api",

@@ -6,7 +6,7 @@ import socket
 import pytest
 
 from stagingkub import ports
-from stagingkub.registry_api import _next_link, base_url
+from stagingkub.registry.api import _next_link, base_url
 
 TCP_HEADER = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid\n"
 

@@ -2,9 +2,16 @@
 
 import pytest
 
-from stagingkub.docker_state import state_from_attrs
+from stagingkub.docker.state import state_from_attrs
 from stagingkub.errors import StateError
-from stagingkub.registry import RegistrySpec, data_volumes, drift, plan_create, plan_purge, run_argv
+from stagingkub.registry.plan import (
+    RegistrySpec,
+    data_volumes,
+    drift,
+    plan_create,
+    plan_purge,
+    run_argv,
+)
 
 SPEC = RegistrySpec(
     name="kind-registry",

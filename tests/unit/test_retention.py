@@ -1,6 +1,6 @@
 """Which tags registry.prune keeps (pure)."""
 
-from stagingkub.retention import TagRecord, plan_prune
+from stagingkub.registry.retention import TagRecord, plan_prune
 
 
 def record(tag, created, digest=None, repository="app", pushed=0.0, children=()):

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from stagingkub import secure
-from stagingkub.helm import ReleaseSpec, pull_secret_manifest, pull_secret_shell
-from stagingkub.kind_config import Wiring
-from stagingkub.registry_auth import basic_auth
+from stagingkub.cluster.kind_config import Wiring
+from stagingkub.registry import tls as secure
+from stagingkub.registry.auth import basic_auth
+from stagingkub.release.helm import ReleaseSpec, pull_secret_manifest, pull_secret_shell
 
 NAMES = secure.Names.for_registry("kind-registry", "localhost", "127.0.0.1")
 

@@ -187,9 +187,9 @@ def test_the_shipped_demo_profile_loads():
 
 
 def test_the_shipped_external_profile_names_harbor_and_an_existing_context():
-    from stagingkub.helm_ops import values_path
-    from stagingkub.image import ImageSpec
     from stagingkub.pipeline import release_spec
+    from stagingkub.release.helm_ops import values_path
+    from stagingkub.release.image import ImageSpec
 
     env = {**NO_ENV_FILE, "STAGINGKUB_REGISTRY_PASSWORD": "pw"}
     settings = load(profile="external", environ=env)

@@ -13,12 +13,13 @@ import re
 import time
 from dataclasses import dataclass
 
-from stagingkub import docker_state
+from stagingkub.console import human_size, say, unconfirmed
+from stagingkub.docker import state as docker_state
 from stagingkub.errors import StateError
-from stagingkub.registry import RegistrySpec
-from stagingkub.registry_api import RegistryHTTPError, TagInfo
-from stagingkub.registry_ops import human_size, require_local, running_registry, wait_healthy
-from stagingkub.runner import Runner, say, unconfirmed
+from stagingkub.registry.api import RegistryHTTPError, TagInfo
+from stagingkub.registry.ops import require_local, running_registry, wait_healthy
+from stagingkub.registry.plan import RegistrySpec
+from stagingkub.runner import Runner
 
 V2 = "/var/lib/registry/docker/registry/v2"
 CONFIGS = ("/etc/distribution/config.yml", "/etc/docker/registry/config.yml")  # registry 3, 2
@@ -98,10 +99,11 @@ def blob_sizes(engine, name: str, digests: list[str]) -> dict[str, int]:
     return sizes
 
 
-def listing(spec: RegistrySpec) -> list[TagInfo]:
+def stored_tags(spec: RegistrySpec) -> list[TagInfo]:
+    """Every tag the registry holds (gc checks them all after collecting)."""
     try:
         with spec.api(10.0) as api:
-            return api.listing()
+            return api.all_tags()
     except RegistryHTTPError as error:
         raise StateError(f"Cannot read the registry at {spec.url}: {error}") from None
 
@@ -111,7 +113,7 @@ def broken_tags(spec: RegistrySpec) -> tuple[int, list[str]]:
     then every blob it names (HEAD), concurrently over reused connections."""
     from concurrent.futures import ThreadPoolExecutor
 
-    tags = listing(spec)
+    tags = stored_tags(spec)
     with spec.api(10.0) as api:
         pairs = sorted({(t.repository, blob) for t in tags for blob in t.blobs})
 
@@ -135,7 +137,7 @@ def gc(runner: Runner, settings, *, yes: bool) -> None:
     state = running_registry(engine, spec)
     config = config_path(engine, spec.name, state.image)
     refuse_active_uploads(uploads(engine, spec.name), spec)
-    multiarch = any(tag.index for tag in listing(spec))
+    multiarch = any(tag.index for tag in stored_tags(spec))
     flags = [] if multiarch else ["--delete-untagged"]
     if multiarch:
         say(

@@ -6,9 +6,13 @@ import os
 import re
 import shlex
 
-from stagingkub import docker_state, image_inputs, preflight
+from stagingkub import preflight
+from stagingkub.console import say
+from stagingkub.docker import state as docker_state
 from stagingkub.errors import StateError
-from stagingkub.image import (
+from stagingkub.registry.api import RegistryHTTPError, RegistryUnauthorized
+from stagingkub.release import image_inputs as image_inputs
+from stagingkub.release.image import (
     DIGEST_VARIABLE,
     ImageSpec,
     build_argv,
@@ -17,8 +21,7 @@ from stagingkub.image import (
     push_argv,
     tag_argv,
 )
-from stagingkub.registry_api import RegistryHTTPError, RegistryUnauthorized
-from stagingkub.runner import Runner, require_tools, say
+from stagingkub.runner import Runner, require_tools
 
 _PUSH_DIGEST = re.compile(r"digest: (sha256:[0-9a-f]{64})")
 

@@ -1,4 +1,5 @@
-"""Read-only questions to the Docker engine, through the SDK.
+"""Read-only questions to the Docker engine, through the project's own engine client
+(docker/engine.py): containers, networks, volumes, as the tasks need them.
 
 Mutations never go through here: they are CLI commands run by the runner.
 """
@@ -45,7 +46,7 @@ def client() -> Any:
     and engine address (a task asks several times; each request still connects anew)."""
     import os
 
-    from stagingkub.engine import Engine
+    from stagingkub.docker.engine import Engine
 
     key = tuple(os.environ.get(name) for name in ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG"))
     if key not in _CLIENTS:

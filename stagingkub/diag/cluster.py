@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 
-from stagingkub.checks import FAIL, OK, WARN, Probe, Result
-from stagingkub.cluster import ClusterSpec
-from stagingkub.cluster_ops import node_names, read_node
-from stagingkub.diag_host import engine, registry_spec
-from stagingkub.image import ImageSpec
-from stagingkub.kind_config import CERTS_DIR
+from stagingkub.cluster.kind_config import CERTS_DIR
+from stagingkub.cluster.ops import node_names, read_node
+from stagingkub.cluster.plan import ClusterSpec
+from stagingkub.diag.engine import FAIL, OK, WARN, Probe, Result
+from stagingkub.diag.host import engine, registry_spec
+from stagingkub.release.image import ImageSpec
 
 CRICTL_PATHS = ("/usr/local/bin/crictl", "/usr/bin/crictl")
 HTTPS_SYMPTOM = "server gave HTTP response to HTTPS client"
@@ -93,41 +93,15 @@ def check_containerd(probe: Probe) -> Result:
     found = nodes(probe)
     if not found:
         return _no_nodes("containerd", probe)
-    pull_host, endpoint = spec.wiring.pull_host, spec.wiring.endpoint
     verdict, evidence, fixes = OK, [], []
     for name in found:
         node = read_node(engine(probe), name, spec)  # reads the version where it matters
-        version = ".".join(map(str, node.containerd_version or ())) or "?"
-        hosts = node.hosts_files.get(pull_host)
-        line = f"{node.name} (containerd {version}): config_path {node.config_path or 'unset'}"
-        problem = ""
-        if node.config_path and node.has_mirrors:
-            problem = "config_path and a registry.mirrors section together (containerd 2.x refuses)"
-        elif node.has_mirrors:
-            if node.containerd_version and node.containerd_version >= (2, 0, 0):
-                problem = f"legacy registry.mirrors on containerd {version}: {HTTPS_SYMPTOM}"
-            else:
-                verdict = WARN if verdict == OK else verdict
-                line += "; legacy registry.mirrors (deprecated since containerd 1.5)"
-                fixes.append("recreate the cluster with the default hosts wiring")
-        elif node.config_path != CERTS_DIR:
-            problem = f"config_path is not {CERTS_DIR}: hosts.toml files are not read"
-        elif hosts is None:
-            problem = f"{CERTS_DIR}/{pull_host}/hosts.toml is missing"
-        elif spec.wiring.tls and _ca_problem(spec, node, hosts):
-            problem = _ca_problem(spec, node, hosts)
-        elif '"https://' in hosts and not spec.wiring.tls:
-            problem = (
-                f"hosts.toml sends {pull_host} to https://, but the registry speaks plain "
-                f"HTTP: pulls fail with '{HTTPS_SYMPTOM}'"
-            )
-        elif f'[host."{endpoint}"]' not in hosts:
-            problem = f"hosts.toml does not point at {endpoint}"
+        line, problem, warning = _node_wiring(spec, node)
         if problem:
             verdict = FAIL
-            line += f"; {problem}"
-        elif not node.has_mirrors:
-            line += f"; {pull_host} -> {endpoint}"
+        elif warning:
+            verdict = WARN if verdict == OK else verdict
+            fixes.append("recreate the cluster with the default hosts wiring")
         evidence.append(line)
     if verdict == FAIL:
         return Result(
@@ -139,8 +113,54 @@ def check_containerd(probe: Probe) -> Result:
             "config_path or mirrors problem needs `invoke cluster.delete --yes` then "
             "`invoke cluster.create`",
         )
-    summary = f"{len(found)} node(s) pull {pull_host}/* from {endpoint}"
+    summary = f"{len(found)} node(s) pull {spec.wiring.pull_host}/* from {spec.wiring.endpoint}"
     return Result("containerd", verdict, summary, evidence, fix="; ".join(fixes))
+
+
+def _node_wiring(spec: ClusterSpec, node) -> tuple[str, str, str]:
+    """(evidence line, problem, warning) for one node's containerd registry wiring."""
+    version = ".".join(map(str, node.containerd_version or ())) or "?"
+    line = f"{node.name} (containerd {version}): config_path {node.config_path or 'unset'}"
+    problem = _mirrors_problem(node, version) or (
+        "" if node.has_mirrors else _config_path_problem(node) or _hosts_problem(spec, node)
+    )
+    if problem:
+        return f"{line}; {problem}", problem, ""
+    if node.has_mirrors:  # legacy mirrors on containerd 1.x: works, deprecated
+        return f"{line}; legacy registry.mirrors (deprecated since containerd 1.5)", "", "mirrors"
+    return f"{line}; {spec.wiring.pull_host} -> {spec.wiring.endpoint}", "", ""
+
+
+def _mirrors_problem(node, version: str) -> str:
+    if node.config_path and node.has_mirrors:
+        return "config_path and a registry.mirrors section together (containerd 2.x refuses)"
+    if node.has_mirrors and node.containerd_version and node.containerd_version >= (2, 0, 0):
+        return f"legacy registry.mirrors on containerd {version}: {HTTPS_SYMPTOM}"
+    return ""
+
+
+def _config_path_problem(node) -> str:
+    if node.config_path != CERTS_DIR:
+        return f"config_path is not {CERTS_DIR}: hosts.toml files are not read"
+    return ""
+
+
+def _hosts_problem(spec: ClusterSpec, node) -> str:
+    """hosts.toml for the pull host: present, on the registry's scheme, at its endpoint."""
+    pull_host, endpoint = spec.wiring.pull_host, spec.wiring.endpoint
+    hosts = node.hosts_files.get(pull_host)
+    if hosts is None:
+        return f"{CERTS_DIR}/{pull_host}/hosts.toml is missing"
+    if spec.wiring.tls and _ca_problem(spec, node, hosts):
+        return _ca_problem(spec, node, hosts)
+    if '"https://' in hosts and not spec.wiring.tls:
+        return (
+            f"hosts.toml sends {pull_host} to https://, but the registry speaks plain "
+            f"HTTP: pulls fail with '{HTTPS_SYMPTOM}'"
+        )
+    if f'[host."{endpoint}"]' not in hosts:
+        return f"hosts.toml does not point at {endpoint}"
+    return ""
 
 
 def _ca_problem(spec: ClusterSpec, node, hosts: str) -> str:
@@ -199,7 +219,7 @@ def _kubectl(spec: ClusterSpec, namespace: str, *args: str) -> subprocess.Comple
 def check_k8s(probe: Probe) -> Result:
     import shutil
 
-    from stagingkub.runner import INSTALL_HINTS
+    from stagingkub.console import INSTALL_HINTS
 
     if shutil.which("kubectl") is None:
         return Result("k8s", FAIL, "kubectl is not installed", fix=INSTALL_HINTS["kubectl"])
@@ -224,27 +244,17 @@ def check_k8s(probe: Probe) -> Result:
             f"no pods of the release {release} in {namespace}",
             fix="`invoke deploy --version V`",
         )
-    evidence, broken, pulling = [], [], False
-    for pod in items:
-        name, state = pod["metadata"]["name"], _pod_state(pod)
-        evidence.append(f"pod {name}: {state}")
-        if state != "Ready":
-            broken.append(name)
-            pulling = pulling or "ImagePull" in state or "ErrImage" in state
-    if not broken:
-        stale = stale_pods(probe, items)
-        if stale:
-            tags = sorted({tag for _, tag in stale})
-            return Result(
-                "k8s",
-                FAIL,
-                f"{len(stale)} pod(s) run an older image than the registry holds for "
-                f"{', '.join(tags)}",
-                evidence + [line for line, _ in stale],
-                fix=f"`invoke deploy.helm --version {tags[0]}` pins the registry's digest and "
-                "rolls the pods (or `invoke deploy` after a code change)",
-            )
-        return Result("k8s", OK, f"{len(items)} pod(s) ready in {namespace}", evidence)
+    states = {pod["metadata"]["name"]: _pod_state(pod) for pod in items}
+    evidence = [f"pod {name}: {state}" for name, state in states.items()]
+    broken = [name for name, state in states.items() if state != "Ready"]
+    if broken:
+        return _pods_not_ready(spec, namespace, broken, states, evidence)
+    return _stale_or_ready(probe, items, namespace, evidence)
+
+
+def _pods_not_ready(spec: ClusterSpec, namespace: str, broken: list[str], states: dict,
+                    evidence: list[str]) -> Result:  # fmt: skip
+    """What a person reads next: the events, and describe and logs of each pod."""
     events = _kubectl(spec, namespace, "get", "events", "--sort-by=.lastTimestamp")
     evidence += ["events:", *events.stdout.strip().splitlines()[-10:]]
     for name in broken:
@@ -254,12 +264,28 @@ def check_k8s(probe: Probe) -> Result:
         logs = _kubectl(spec, namespace, "logs", name, "--all-containers", "--tail", "20")
         evidence += ["logs:", *logs.stdout.strip().splitlines()]
     fix = "read the events and logs above; `invoke deploy.helm --version V` after fixing"
-    if pulling:
+    if any("ImagePull" in states[name] or "ErrImage" in states[name] for name in broken):
         fix = (
             "the node cannot pull the image (ImagePullBackOff/ErrImagePull): `invoke diag.pull "
             "--version V` shows the exact error, `invoke diag.containerd` the wiring"
         )
     return Result("k8s", FAIL, f"{len(broken)} pod(s) not ready in {namespace}", evidence, fix=fix)
+
+
+def _stale_or_ready(probe: Probe, items: list[dict], namespace: str, evidence: list[str]):
+    """Ready pods: do they run the digest the registry holds for their tag?"""
+    stale = stale_pods(probe, items)
+    if not stale:
+        return Result("k8s", OK, f"{len(items)} pod(s) ready in {namespace}", evidence)
+    tags = sorted({tag for _, tag in stale})
+    return Result(
+        "k8s",
+        FAIL,
+        f"{len(stale)} pod(s) run an older image than the registry holds for {', '.join(tags)}",
+        evidence + [line for line, _ in stale],
+        fix=f"`invoke deploy.helm --version {tags[0]}` pins the registry's digest and rolls "
+        "the pods (or `invoke deploy` after a code change)",
+    )
 
 
 def stale_pods(probe: Probe, pods: list[dict]) -> list[tuple[str, str]]:

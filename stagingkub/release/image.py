@@ -33,7 +33,7 @@ class ImageSpec:
 
     @classmethod
     def from_settings(cls, settings, version: str) -> ImageSpec:
-        from stagingkub.registry import RegistrySpec
+        from stagingkub.registry.plan import RegistrySpec
 
         i, r = settings.image, settings.registry
         external = r.mode == "external"
@@ -105,7 +105,7 @@ class ImageSpec:
         return f"https://{self.push_host}"
 
     def api(self, timeout: float = 10.0):
-        from stagingkub.registry_api import RegistryAPI
+        from stagingkub.registry.api import RegistryAPI
 
         return RegistryAPI(self.registry_url, timeout, auth=self.auth, cafile=self.cafile)
 

@@ -98,3 +98,14 @@ def unauthorized(url: str, sent: bool) -> str:
         f"The registry at {url} asks for credentials (401). Set registry.username and "
         "STAGINGKUB_REGISTRY_PASSWORD (.env or the environment)."
     )
+
+
+def shell_b64(expression: str) -> str:
+    """$(EXPRESSION | base64) on one line: for --dry scripts that compute secrets at run time."""
+    return f"$({expression} | base64 | tr -d '\\n')"
+
+
+def shell_credentials(username: str) -> str:
+    """base64 of user:$STAGINGKUB_REGISTRY_PASSWORD, computed by the shell (printf is a builtin:
+    the password is never an argument of a program)."""
+    return shell_b64(f"printf '%s:%s' '{username}' \"$STAGINGKUB_REGISTRY_PASSWORD\"")

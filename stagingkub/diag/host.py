@@ -6,13 +6,14 @@ import ipaddress
 import shutil
 from pathlib import Path
 
-from stagingkub import docker_state, ports
-from stagingkub.checks import FAIL, OK, WARN, Probe, Result
+from stagingkub import ports
+from stagingkub.console import human_size
+from stagingkub.diag.engine import FAIL, OK, WARN, Probe, Result
+from stagingkub.docker import state as docker_state
 from stagingkub.errors import DockerUnavailable
-from stagingkub.image import ImageSpec
-from stagingkub.registry import RegistrySpec
-from stagingkub.registry_api import quick_ping
-from stagingkub.registry_ops import human_size
+from stagingkub.registry.api import quick_ping
+from stagingkub.registry.plan import RegistrySpec
+from stagingkub.release.image import ImageSpec
 
 API_TIMEOUT = 5.0
 
@@ -80,17 +81,7 @@ def check_registry(probe: Probe) -> Result:
     client = engine(probe)
     state = docker_state.container(client, spec.name)
     if state is None or state.status != "running":
-        own = state is not None and any(p == str(spec.port) for _, p in state.port_bindings)
-        holder = None if own and state.status == "paused" else _port_holder(client, spec)
-        what = "absent" if state is None else f"{state.status}"
-        fix = {
-            None: "`invoke registry.create`",
-            "paused": f"`docker unpause {spec.name}` (or `invoke registry.create`)",
-        }.get(state and state.status, "`invoke registry.start`")
-        evidence = [f"port {spec.port}: " + (holder or ("its own" if own else "free"))]
-        if holder:
-            fix += f", after freeing port {spec.port} (held by {holder}) or choosing registry.port"
-        return Result("registry", FAIL, f"container {spec.name} is {what}", evidence, fix=fix)
+        return _registry_not_running(client, spec, state)
     healthy, seen = quick_ping(spec.url, timeout=API_TIMEOUT, cafile=spec.cafile)
     bindings = [(ip or "0.0.0.0", port) for ip, port in state.port_bindings]
     evidence = [
@@ -106,6 +97,26 @@ def check_registry(probe: Probe) -> Result:
             evidence,
             fix="`invoke registry.logs --tail 50`, then `invoke registry.restart`",
         )
+    return _exposure(spec, state, bindings, evidence)
+
+
+def _registry_not_running(client, spec: RegistrySpec, state) -> Result:
+    """Absent, stopped or paused: the fix, and who holds the port it needs."""
+    own = state is not None and any(p == str(spec.port) for _, p in state.port_bindings)
+    holder = None if own and state.status == "paused" else _port_holder(client, spec)
+    what = "absent" if state is None else f"{state.status}"
+    fix = {
+        None: "`invoke registry.create`",
+        "paused": f"`docker unpause {spec.name}` (or `invoke registry.create`)",
+    }.get(state and state.status, "`invoke registry.start`")
+    evidence = [f"port {spec.port}: " + (holder or ("its own" if own else "free"))]
+    if holder:
+        fix += f", after freeing port {spec.port} (held by {holder}) or choosing registry.port"
+    return Result("registry", FAIL, f"container {spec.name} is {what}", evidence, fix=fix)
+
+
+def _exposure(spec: RegistrySpec, state, bindings, evidence: list[str]) -> Result:
+    """A healthy registry: published beyond loopback, or gone after a reboot, is a warning."""
     exposed = [f"{ip}:{port}" for ip, port in bindings if not ipaddress.ip_address(ip).is_loopback]
     if exposed:
         return Result(
@@ -238,7 +249,7 @@ def check_insecure(probe: Probe) -> Result:
 def check_tools(probe: Probe) -> Result:
     """The preflight as a report: each tool the settings need, its version, how to get it."""
     from stagingkub import preflight
-    from stagingkub.runner import INSTALL_HINTS
+    from stagingkub.console import INSTALL_HINTS
 
     names = ["docker", "kind", "kubectl", "helm"]
     if probe.settings.cluster.mode == "existing":

@@ -1,7 +1,7 @@
 """The registry container: what is wanted, how it differs from what runs, the commands to converge.
 
-Pure functions (spec, drift, plans, argv builders) come first; the functions at the
-end read state through the SDK and run plans through the runner.
+Pure functions only (spec, drift, plans, argv builders): registry/ops.py reads the state
+and carries the plans out.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stagingkub.docker_state import (
+from stagingkub.docker.state import (
     MANAGED_LABEL,
     REGISTRY_CONTAINER_PORT,
     REGISTRY_DATA,
@@ -17,7 +17,7 @@ from stagingkub.docker_state import (
     ContainerState,
 )
 from stagingkub.errors import StateError
-from stagingkub.registry_api import base_url
+from stagingkub.registry.api import base_url
 
 DELETE_ENABLED = "REGISTRY_STORAGE_DELETE_ENABLED=true"
 SECURE_MOUNT = "/etc/stagingkub"  # the generated CA, certificate and htpasswd, read-only
@@ -91,7 +91,7 @@ class RegistrySpec:
 
     def api(self, timeout: float = 5.0):
         """A RegistryAPI client with this registry's scheme, CA and credentials."""
-        from stagingkub.registry_api import RegistryAPI
+        from stagingkub.registry.api import RegistryAPI
 
         return RegistryAPI(self.url, timeout, auth=self.credentials, cafile=self.cafile)
 

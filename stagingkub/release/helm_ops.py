@@ -8,8 +8,9 @@ import subprocess
 from dataclasses import replace
 from pathlib import Path
 
+from stagingkub.console import say
 from stagingkub.errors import CommandFailed, StateError
-from stagingkub.helm import (
+from stagingkub.release.helm import (
     PENDING,
     ReleaseSpec,
     generated_values,
@@ -24,7 +25,7 @@ from stagingkub.helm import (
     upgrade_reason,
     values_text,
 )
-from stagingkub.runner import Runner, require_tools, say
+from stagingkub.runner import Runner, require_tools
 
 READ_TIMEOUT = 60
 

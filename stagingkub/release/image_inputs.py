@@ -18,7 +18,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from stagingkub.image import PULL_POLICY, ImageSpec
+from stagingkub.release.image import PULL_POLICY, ImageSpec
 
 FORMAT = 1
 SKIPPED_DIRS = frozenset({"target", "build", ".git", "node_modules"})

@@ -9,8 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stagingkub.errors import StateError
-from stagingkub.kind_config import (
+from stagingkub.cluster.kind_config import (
     CA_NAME,
     CERTS_DIR,
     CONTAINERD_CONFIG,
@@ -20,6 +19,7 @@ from stagingkub.kind_config import (
     predicted_node_names,
     registry_configmap,
 )
+from stagingkub.errors import StateError
 
 DEFAULT_NETWORK = "kind"
 MIN_KIND = (0, 20, 0)
@@ -85,8 +85,8 @@ class ClusterSpec:
 
 
 def _wiring(settings) -> Wiring:
-    from stagingkub.registry import RegistrySpec
-    from stagingkub.registry_auth import basic_auth
+    from stagingkub.registry.auth import basic_auth
+    from stagingkub.registry.plan import RegistrySpec
 
     r = settings.registry
     registry = RegistrySpec.from_settings(settings)
@@ -130,6 +130,15 @@ class WriteFile:
     shell_text: str = field(default="", repr=False)
 
 
+class LongCommand(list):
+    """An argv whose run is a long wait (`kind create cluster --wait`): the runner shows
+    progress while it runs. Equal to the plain argv."""
+
+    def __init__(self, argv: list[str], waits: str) -> None:
+        super().__init__(argv)
+        self.waits = waits
+
+
 @dataclass
 class ClusterPlan:
     steps: list[list[str] | WriteFile] = field(default_factory=list)
@@ -158,7 +167,8 @@ def plan_create_cluster(
     text = kind_config(
         spec.name, list(spec.roles), spec.wiring, spec.user_config, spec.user_config_label
     )
-    plan = ClusterPlan(steps=[WriteFile(spec.config_file, text), create_argv(spec)])
+    create = LongCommand(create_argv(spec), waits=f"kind create cluster {spec.name}")
+    plan = ClusterPlan(steps=[WriteFile(spec.config_file, text), create])
     plan.repairs.append(f"created cluster {spec.name}")
     return plan
 

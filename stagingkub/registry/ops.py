@@ -6,17 +6,19 @@ import math
 import shlex
 from collections.abc import Callable
 
-from stagingkub import docker_state, ports
+from stagingkub import ports
+from stagingkub.console import confirm, human_size, say
+from stagingkub.docker import state as docker_state
 from stagingkub.errors import StateError
-from stagingkub.registry import (
+from stagingkub.registry.api import RegistryHTTPError, quick_ping
+from stagingkub.registry.api import wait_healthy as wait_for_registry
+from stagingkub.registry.plan import (
     RegistrySpec,
     data_volumes,
     plan_create,
     plan_purge,
 )
-from stagingkub.registry_api import RegistryHTTPError, quick_ping
-from stagingkub.registry_api import wait_healthy as wait_for_registry
-from stagingkub.runner import Runner, confirm, say
+from stagingkub.runner import Runner
 
 
 def ensure(
@@ -34,17 +36,8 @@ def ensure(
     engine = engine or docker_state.client()
     renewed = _secure_ops().prepare(runner, spec) if spec.secure else []
     current = docker_state.container(engine, spec.name)
-    state = None if assume_absent else current
     network = docker_state.network_exists(engine, spec.network)
-    mounted = current is not None and current.data_volume == spec.volume  # so it exists
-    plan = plan_create(
-        spec,
-        state,
-        network_exists=network,
-        volume_exists=not assume_absent
-        and (mounted or docker_state.volume_exists(engine, spec.volume)),
-        recreate=recreate,
-    )
+    plan = _plan(engine, spec, current, network, recreate=recreate, assume_absent=assume_absent)
     if plan.needs_port:
         check_port_free(engine, spec, own=current)
     for argv in plan.commands:
@@ -68,9 +61,19 @@ def ensure(
         say(f"Registry {spec.name}: " + "; ".join(plan.changes) + f". Healthy at {spec.url}.")
 
 
+def _plan(engine, spec: RegistrySpec, current, network: bool, *, recreate: bool,
+          assume_absent: bool):  # fmt: skip
+    """The create plan from the state read (or, for purge under --dry, as if it were gone)."""
+    mounted = current is not None and current.data_volume == spec.volume  # so it exists
+    volume = not assume_absent and (mounted or docker_state.volume_exists(engine, spec.volume))
+    state = None if assume_absent else current
+    return plan_create(spec, state, network_exists=network, volume_exists=volume,
+                       recreate=recreate)  # fmt: skip
+
+
 def _secure_ops():
     """secure_ops (and cryptography, bcrypt behind it) load only for registry.tls/auth."""
-    from stagingkub import secure_ops
+    from stagingkub.registry import tls_ops as secure_ops
 
     return secure_ops
 
@@ -87,7 +90,7 @@ def _tolerate_concurrent_create(engine, spec: RegistrySpec, argv: list[str], res
     import time
 
     from stagingkub.errors import CommandFailed
-    from stagingkub.registry import drift
+    from stagingkub.registry.plan import drift
 
     deadline = time.monotonic() + 15  # the other run may still be creating or starting it
     while True:
@@ -254,17 +257,8 @@ def status(spec: RegistrySpec) -> tuple[list[tuple[str, str]], bool]:
     return rows, healthy
 
 
-def human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{size} B" if unit == "B" else f"{value:.1f} {unit} ({size} B)"
-        value /= 1024
-    return f"{size} B"
-
-
 def purge(
-    runner: Runner, spec: RegistrySpec, *, yes: bool, confirm: Callable[[str], bool] | None = None
+    runner: Runner, spec: RegistrySpec, *, yes: bool, asker: Callable[[str], bool] | None = None
 ) -> None:
     """Stop, remove, delete the data, recreate, reconnect: only after --yes or a typed 'yes'."""
     engine = docker_state.client()
@@ -273,7 +267,7 @@ def purge(
     volumes = data_volumes(spec, state, existing)
     say(describe_loss(engine, spec, state, volumes))
     if not yes and not runner.dry:
-        (confirm or ask)(f"Delete {spec.name} and its data for good?")
+        (asker or ask)(f"Delete {spec.name} and its data for good?")
     for argv in plan_purge(spec, state, volumes).commands:
         runner.run(argv)
     ensure(runner, spec, engine=engine, assume_absent=runner.dry)
@@ -314,11 +308,11 @@ def ask(question: str) -> bool:
     return True
 
 
-def listing(spec: RegistrySpec) -> tuple[list[tuple[str, str, str, str]], str]:
+def ls_table(spec: RegistrySpec) -> tuple[list[tuple[str, str, str, str]], str]:
     """registry.ls: rows of repository, tag, digest, size; and a footer with shared bytes."""
     try:
         with spec.api(10.0) as api:
-            tags = api.listing()
+            tags = api.all_tags()
     except RegistryHTTPError as error:
         raise StateError(
             f"Cannot list the registry at {spec.url}: {type(error).__name__}. "

@@ -150,7 +150,11 @@ def render_junit(results: list[Result]) -> str:
     )
     for r in results:
         case = ET.SubElement(
-            suite, "testcase", classname="stagingkub.diag", name=r.check, time=f"{r.seconds:.3f}"
+            suite,
+            "testcase",
+            classname="stagingkub.diag",
+            name=r.check,
+            time=f"{r.seconds:.3f}",
         )
         body = "\n".join([*r.evidence, *([f"fix: {r.fix}"] if r.fix else [])])
         if r.verdict == FAIL:

@@ -66,7 +66,7 @@ class Wiring:
 
     def shell_authorization(self) -> str:
         """The header as the --dry script computes it: the password from the environment."""
-        from stagingkub.runner import shell_credentials
+        from stagingkub.registry.auth import shell_credentials
 
         return f"Basic {shell_credentials(self.username)}"
 
@@ -228,12 +228,3 @@ def predicted_node_names(name: str, roles: list[str]) -> list[str]:
         seen[role] += 1
         names.append(f"{name}-{role}" + (str(seen[role]) if seen[role] > 1 else ""))
     return names
-
-
-_KIND_VERSION = re.compile(r"v?(\d+)\.(\d+)\.(\d+)")
-
-
-def parse_version(text: str) -> tuple[int, int, int] | None:
-    """(0, 27, 0) from 'kind v0.27.0 go1.23.4 linux/amd64' or 'containerd ... v2.0.2 ...'."""
-    match = _KIND_VERSION.search(text)
-    return tuple(int(part) for part in match.groups()) if match else None  # type: ignore[return-value]

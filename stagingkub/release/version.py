@@ -154,7 +154,7 @@ def announce(settings, flag: str | None) -> str:
     """The version to use, said with where it came from when --version was left out."""
     version, source = choose(settings, flag)
     if flag is None:
-        from stagingkub.runner import say
+        from stagingkub.console import say
 
         say(f"version {version} (from {source})")
     return version

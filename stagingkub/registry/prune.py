@@ -13,13 +13,14 @@ import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
-from stagingkub import docker_state
+from stagingkub.console import print_table, say, unconfirmed
+from stagingkub.docker import state as docker_state
 from stagingkub.errors import StateError
-from stagingkub.registry import RegistrySpec
-from stagingkub.registry_api import RegistryHTTPError
-from stagingkub.registry_ops import require_local, running_registry
-from stagingkub.retention import PrunePlan, TagRecord, plan_prune
-from stagingkub.runner import Runner, print_table, say, unconfirmed
+from stagingkub.registry.api import RegistryHTTPError
+from stagingkub.registry.ops import require_local, running_registry
+from stagingkub.registry.plan import RegistrySpec
+from stagingkub.registry.retention import PrunePlan, TagRecord, plan_prune
+from stagingkub.runner import Runner
 
 REPOSITORIES = "/var/lib/registry/docker/registry/v2/repositories"
 HELM_TIMEOUT = 30

@@ -202,7 +202,7 @@ def pull_secret_manifest(spec: ReleaseSpec) -> str:
 def pull_secret_shell(spec: ReleaseSpec) -> str:
     """The --dry form: printf (a shell builtin) builds the Secret from
     $STAGINGKUB_REGISTRY_PASSWORD at run time, so no secret is printed or on a command line."""
-    from stagingkub.runner import shell_b64, shell_credentials
+    from stagingkub.registry.auth import shell_b64, shell_credentials
 
     auths = '\'{"auths":{"' + spec.pull_server + '":{"auth":"\'"'
     auths += shell_credentials(spec.pull_username) + "\"'\"}}}'"

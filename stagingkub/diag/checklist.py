@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from stagingkub.checks import FAIL, SKIP, Check, Probe, Result, run_all, run_one
-from stagingkub.diag_cluster import check_containerd, check_k8s, check_network, check_pull
-from stagingkub.diag_host import (
+from stagingkub.diag.cluster import check_containerd, check_k8s, check_network, check_pull
+from stagingkub.diag.engine import FAIL, SKIP, Check, Probe, Result, run_all, run_one
+from stagingkub.diag.host import (
     check_disk,
     check_docker,
     check_images,

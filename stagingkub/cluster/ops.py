@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import subprocess
 
-from stagingkub import docker_state, registry_ops
-from stagingkub.cluster import (
+from stagingkub.cluster.kind_config import (
+    CA_NAME,
+    CERTS_DIR,
+    CONTAINERD_CONFIG,
+    configmap_data,
+)
+from stagingkub.cluster.plan import (
     ClusterPlan,
     ClusterSpec,
     ClusterState,
@@ -15,16 +20,13 @@ from stagingkub.cluster import (
     plan_wiring,
     predicted_state,
 )
+from stagingkub.console import confirm, say
+from stagingkub.docker import state as docker_state
 from stagingkub.errors import StateError
-from stagingkub.kind_config import (
-    CA_NAME,
-    CERTS_DIR,
-    CONTAINERD_CONFIG,
-    configmap_data,
-    parse_version,
-)
-from stagingkub.registry import RegistrySpec
-from stagingkub.runner import Runner, confirm, require_tool, require_tools, say
+from stagingkub.registry import ops as registry_ops
+from stagingkub.registry.plan import RegistrySpec
+from stagingkub.runner import Runner, require_tool, require_tools
+from stagingkub.validate import parse_version
 
 READ_TIMEOUT = 30  # seconds for a read-only kind or kubectl call
 KIND_ROLE_LABEL = "io.x-k8s.kind.role"
@@ -72,7 +74,7 @@ def read_node(engine, name: str, spec: ClusterSpec, with_version: bool = False) 
     if state is None or state.status != "running":
         status = state.status if state else "gone"
         raise StateError(f"Node {name} is {status}; start it (`docker start {name}`) and re-run.")
-    from stagingkub.kind_config import containerd_registry_state
+    from stagingkub.cluster.kind_config import containerd_registry_state
 
     files = engine.read_tree(name, CONTAINERD_CONFIG.rsplit("/", 1)[0])  # /etc/containerd
     config_path, has_mirrors = containerd_registry_state(files.get(CONTAINERD_CONFIG, ""))
@@ -138,8 +140,7 @@ def execute(runner: Runner, plan: ClusterPlan) -> None:
                 step.path, step.text, private=step.private, shell_text=step.shell_text
             )
         else:
-            creating = "create" in step and "cluster" in step
-            runner.run(step, waits="kind create cluster" if creating else "")
+            runner.run(step, waits=getattr(step, "waits", ""))
 
 
 def create(runner: Runner, settings, *, ensure_registry: bool = True) -> None:
@@ -161,37 +162,40 @@ def create(runner: Runner, settings, *, ensure_registry: bool = True) -> None:
     if ensure_registry and not external:
         registry_ops.ensure(runner, RegistrySpec.from_settings(settings), engine=engine)
     names = node_names(engine, spec.name)  # kind's label on its nodes: the cluster exists
-    exists = bool(names)
-    if not exists:
+    if not names:
         execute(runner, plan_create_cluster(spec, kind_version()))
     if external:
         say(
-            f"Cluster {spec.name} {'is there' if exists else 'created'}; registry.mode is "
+            f"Cluster {spec.name} {'is there' if names else 'created'}; registry.mode is "
             f"external, so its nodes pull from {settings.registry.host} directly (with the "
             "imagePullSecret deploy.helm keeps) and no local registry is wired."
         )
         return
-    if runner.dry and not exists:
+    _wire(runner, engine, spec, names)
+
+
+def _wire(runner: Runner, engine, spec: ClusterSpec, names: list[str]) -> None:
+    """hosts.toml on every node, the registry on the network, the ConfigMap; names are the
+    nodes that existed before (none: the cluster was just created, or is planned)."""
+    if runner.dry and not names:
         attached = registry_attached(engine, spec.wiring.registry_name, spec.network)
         state = predicted_state(spec, attached)
     else:
-        state = read_state(engine, spec, names=names if exists else None)
+        state = read_state(engine, spec, names=names or None)
     wiring = plan_wiring(spec, state)
     execute(runner, wiring)
-    if runner.dry:
-        if exists and not wiring.repairs:
-            runner.note(f"cluster {spec.name} is up to date: nothing to do")
-        return
     nodes = ", ".join(node.name for node in state.nodes)
-    if not exists:
-        say(f"Cluster {spec.name} created and wired to {spec.wiring.registry_name} ({nodes}).")
-    elif wiring.repairs:
-        say(f"Cluster {spec.name} existed; repaired: " + "; ".join(wiring.repairs) + ".")
-    else:
-        say(
+    if names and not wiring.repairs:
+        runner.note(
             f"Cluster {spec.name} is up to date: {nodes} pull {spec.wiring.pull_host}/* from "
             f"{spec.wiring.endpoint}; ConfigMap present. Nothing to do."
         )
+    elif runner.dry:
+        return
+    elif not names:
+        say(f"Cluster {spec.name} created and wired to {spec.wiring.registry_name} ({nodes}).")
+    else:
+        say(f"Cluster {spec.name} existed; repaired: " + "; ".join(wiring.repairs) + ".")
 
 
 def refuse_existing(settings, task: str) -> None:

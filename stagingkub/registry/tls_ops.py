@@ -10,10 +10,11 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from stagingkub import secure
+from stagingkub.console import say
 from stagingkub.errors import StateError
-from stagingkub.registry import RegistrySpec
-from stagingkub.runner import Runner, say
+from stagingkub.registry import tls as secure
+from stagingkub.registry.plan import RegistrySpec
+from stagingkub.runner import Runner
 
 
 def prepare(runner: Runner, spec: RegistrySpec) -> list[str]:

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 from stagingkub.errors import StateError
-from stagingkub.registry_auth import (
+from stagingkub.registry.auth import (
     RegistryHTTPError,
     RegistryUnauthorized,
     basic_auth,
@@ -270,7 +270,7 @@ class RegistryAPI:
         tag_lists = list(pool.map(self.tags, repositories))
         return [(r, t) for r, tags in zip(repositories, tag_lists, strict=True) for t in tags]
 
-    def listing(self, workers: int = 16) -> list[TagInfo]:
+    def all_tags(self, workers: int = 16) -> list[TagInfo]:
         """Every repository:tag with its manifest digest and size, fetched concurrently."""
         with ThreadPoolExecutor(max_workers=workers) as pool:
             return list(pool.map(lambda pair: self.tag_info(*pair), self.pairs(pool)))
@@ -337,7 +337,7 @@ def wait_healthy(
     """Poll /v2/ until healthy, at most `timeout` seconds."""
     if quick_ping(url, cafile=cafile)[0]:
         return
-    from stagingkub.runner import progress
+    from stagingkub.console import progress
 
     with progress(f"the registry at {url}/v2/"):
         _poll(url, timeout, interval, cafile)
