@@ -1,10 +1,16 @@
-"""Bad inputs through the real entry point (`invoke ...` as a subprocess), as a Jenkins job
-parameter would bring them: each is refused with one paragraph, a non-zero exit, no
-traceback, and no external command runs (PATH holds only recording stand-ins)."""
+"""Bad inputs through the real entry point, as a Jenkins job parameter would bring them: each
+is refused with one paragraph, a non-zero exit, no traceback, and no external command runs
+(PATH holds only recording stand-ins).
+
+The matrix runs in-process through invoke's own Program (tests/support/entry.py: the same
+argv parsing and tasks.py as `python -m invoke`); SUBPROCESS_CASES repeat a handful of
+them as real `python -m invoke` processes, so the two stay the same.
+"""
 
 import pytest
 
-from tests.unit.test_cli import invoke
+from tests.support.entry import run_in_process as invoke
+from tests.support.entry import run_subprocess
 
 SHELLISH = ["a;b", "$(id)", "`id`", "a b", "a\nb", "-x", "é"]
 LONG_TAG = "a" * 129
@@ -90,6 +96,25 @@ def test_yaml_and_env_file_values_are_checked_alike(recording_path, tmp_path, ke
     )
     refused(result, log)
     assert "bad.env:1" in result.stderr
+
+
+SUBPROCESS_CASES = [
+    ({"STAGINGKUB_REGISTRY_PORT": "5000;id"}, ["deploy", "--version", "1.0.0"]),
+    ({"STAGINGKUB_IMAGE_NAME": "$(id)"}, ["deploy", "--version", "1.0.0"]),
+    ({}, ["deploy", "--version", "a;b"]),
+    ({}, ["deploy.helm", "--version", "-x"]),
+    ({}, ["deploy", "--version", "1.0.0", "--profile", "a b"]),
+    ({}, ["registry.prune", "--keep", "-1", "--yes"]),
+]
+
+
+@pytest.mark.parametrize(("env", "args"), SUBPROCESS_CASES)
+def test_the_real_process_refuses_alike(recording_path, env, args):
+    path, log = recording_path
+    real = run_subprocess(*args, env=env, path=path)
+    refused(real, log)
+    inside = invoke(*args, env=env, path=path)
+    assert (inside.returncode, inside.stderr) == (real.returncode, real.stderr)
 
 
 @pytest.mark.parametrize(

@@ -1,12 +1,9 @@
 """The real entry point (`invoke ...` as a subprocess) for what needs no Docker engine."""
 
-import os
-import subprocess
-import sys
-
 import pytest
 
 from stagingkub.settings import ROOT
+from tests.support.entry import run_subprocess as invoke
 
 TASKS = [
     "cluster.create",
@@ -40,23 +37,6 @@ TASKS = [
     "registry.status",
     "registry.stop",
 ]
-
-
-def invoke(*args, env=None, path=None):
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("STAGINGKUB_")}
-    environ["STAGINGKUB_ENV_FILE"] = "/nonexistent/.env"
-    if path is not None:
-        environ["PATH"] = path
-    environ.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "invoke", *args],
-        cwd=ROOT,
-        env=environ,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=60,
-    )
 
 
 def test_list_shows_every_task_with_a_one_line_help():
