@@ -12,8 +12,7 @@ from stagingkub.console import print_table, say
 from stagingkub.docker import state as docker_state
 from stagingkub.registry import ops as registry_ops
 from stagingkub.registry.plan import RegistrySpec
-from stagingkub.release import helm_ops as helm_ops
-from stagingkub.release import image_ops as image_ops
+from stagingkub.release import helm_ops, image_ops
 from stagingkub.release.helm import ReleaseSpec, pinned_reference, port_forward_hint
 from stagingkub.release.image import ImageSpec
 from stagingkub.runner import Runner

@@ -42,8 +42,7 @@ def pipeline(
 def helm(c, version=None, force_deploy=False, profile=None):
     """helm upgrade --install the image VERSION as the registry holds it (tag@digest)."""
     from stagingkub.pipeline import release_spec
-    from stagingkub.release import helm_ops as helm_ops
-    from stagingkub.release import image_ops as image_ops
+    from stagingkub.release import helm_ops, image_ops
     from stagingkub.release.image import ImageSpec
     from stagingkub.release.version import announce
 

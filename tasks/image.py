@@ -29,7 +29,7 @@ def _image(c, profile, version):
 )
 def build(c, version=None, force_build=False, profile=None):
     """Build rhdemo-api:VERSION (mvnw spring-boot:build-image or docker build) unless unchanged."""
-    from stagingkub.release import image_ops as image_ops
+    from stagingkub.release import image_ops
 
     image_ops.build(*_image(c, profile, version), force=force_build)
 
@@ -37,7 +37,7 @@ def build(c, version=None, force_build=False, profile=None):
 @task(help={"version": VERSION_HELP})
 def push(c, version=None, profile=None):
     """Tag and push VERSION to the registry; skipped when the registry already holds it."""
-    from stagingkub.release import image_ops as image_ops
+    from stagingkub.release import image_ops
 
     image_ops.push(*_image(c, profile, version))
 
@@ -45,7 +45,7 @@ def push(c, version=None, profile=None):
 @task(help={"version": VERSION_HELP})
 def scan(c, version=None, profile=None):
     """Scan the local image VERSION with trivy (image.scan, image.scan_severity)."""
-    from stagingkub.release import image_ops as image_ops
+    from stagingkub.release import image_ops
 
     image_ops.scan(*_image(c, profile, version))
 

@@ -1,7 +1,7 @@
 """The kind cluster wired to the registry: spec, observed state, and the plan between them.
 
 Pure: the functions here take state and return steps (commands or files to write);
-cluster_ops.py reads the state and carries the steps out.
+cluster/ops.py reads the state and carries the steps out.
 """
 
 from __future__ import annotations

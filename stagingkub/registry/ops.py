@@ -34,7 +34,7 @@ def ensure(
     assume_absent plans as if container and volume were gone (purge under --dry).
     """
     engine = engine or docker_state.client()
-    renewed = _secure_ops().prepare(runner, spec) if spec.secure else []
+    renewed = _tls_ops().prepare(runner, spec) if spec.secure else []
     current = docker_state.container(engine, spec.name)
     network = docker_state.network_exists(engine, spec.network)
     plan = _plan(engine, spec, current, network, recreate=recreate, assume_absent=assume_absent)
@@ -50,7 +50,7 @@ def ensure(
         plan.changes.append("restarted it to load the new " + " and ".join(renewed))
     wait_healthy(runner, spec, plan.starts)
     if spec.tls:
-        _secure_ops().trust_on_host(runner, spec)
+        _tls_ops().trust_on_host(runner, spec)
     if not plan.commands and not renewed:
         runner.note(
             f"Registry {spec.name} is up to date: running, healthy at {spec.url}"
@@ -71,11 +71,11 @@ def _plan(engine, spec: RegistrySpec, current, network: bool, *, recreate: bool,
                        recreate=recreate)  # fmt: skip
 
 
-def _secure_ops():
-    """secure_ops (and cryptography, bcrypt behind it) load only for registry.tls/auth."""
-    from stagingkub.registry import tls_ops as secure_ops
+def _tls_ops():
+    """tls_ops (and cryptography, bcrypt behind it) load only for registry.tls/auth."""
+    from stagingkub.registry import tls_ops
 
-    return secure_ops
+    return tls_ops
 
 
 def _network_words(network_exists: bool, spec: RegistrySpec) -> str:

@@ -1,6 +1,6 @@
 """registry.tls and registry.auth at registry.create: the files made, the host's Docker told.
 
-The files come from secure.py; this module decides when to make them, restarts
+The files come from registry/tls.py; this module decides when to make them, restarts
 nothing itself (registry.create restarts a running registry when they changed),
 and installs the CA where the host's Docker daemon looks for it.
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from stagingkub.console import say
 from stagingkub.errors import StateError
-from stagingkub.registry import tls as secure
+from stagingkub.registry import tls
 from stagingkub.registry.plan import RegistrySpec
 from stagingkub.runner import Runner
 
@@ -37,11 +37,11 @@ def prepare(runner: Runner, spec: RegistrySpec) -> list[str]:
         return []
     made = []
     if spec.tls:
-        fresh, ca_cert, ca_key = secure.ensure_ca(directory, spec.name)
-        names = secure.Names.for_registry(spec.name, spec.host, spec.bind_address)
+        fresh, ca_cert, ca_key = tls.ensure_ca(directory, spec.name)
+        names = tls.Names.for_registry(spec.name, spec.host, spec.bind_address)
         made += ["CA"] if fresh else []
-        made += ["certificate"] if secure.ensure_server(directory, names, ca_cert, ca_key) else []
-    if spec.auth and secure.ensure_htpasswd(directory, spec.username, spec.password):
+        made += ["certificate"] if tls.ensure_server(directory, names, ca_cert, ca_key) else []
+    if spec.auth and tls.ensure_htpasswd(directory, spec.username, spec.password):
         made.append("htpasswd")
     if made:
         say(f"Registry {spec.name}: wrote its " + ", ".join(made) + f" in {directory}.")

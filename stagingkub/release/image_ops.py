@@ -11,7 +11,7 @@ from stagingkub.console import say
 from stagingkub.docker import state as docker_state
 from stagingkub.errors import StateError
 from stagingkub.registry.api import RegistryHTTPError, RegistryUnauthorized
-from stagingkub.release import image_inputs as image_inputs
+from stagingkub.release import image_inputs
 from stagingkub.release.image import (
     DIGEST_VARIABLE,
     ImageSpec,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from stagingkub.errors import StateError
-from stagingkub.release import image_inputs as image_inputs
+from stagingkub.release import image_inputs
 from stagingkub.release import version as project_version
 from stagingkub.release.helm import chart_argument, image_values, merge_values, upgrade_reason
 from stagingkub.release.image import ImageSpec
