@@ -332,14 +332,18 @@ def quick_ping(url: str, timeout: float = 2.0, cafile: str | None = None) -> tup
 
 
 def wait_healthy(
-    url: str, timeout: float, interval: float = 0.2, cafile: str | None = None
+    url: str,
+    timeout: float,
+    interval: float = 0.2,
+    cafile: str | None = None,
+    progress_every: float = 10.0,
 ) -> None:
-    """Poll /v2/ until healthy, at most `timeout` seconds."""
+    """Poll /v2/ until healthy, at most `timeout` seconds, saying so every progress_every."""
     if quick_ping(url, cafile=cafile)[0]:
         return
     from stagingkub.console import progress
 
-    with progress(f"the registry at {url}/v2/"):
+    with progress(f"the registry at {url}/v2/", progress_every):
         _poll(url, timeout, interval, cafile)
 
 

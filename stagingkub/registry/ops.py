@@ -138,7 +138,9 @@ def wait_healthy(runner: Runner, spec: RegistrySpec, started: bool) -> None:
         if started:
             runner.script(wait_script(spec.url, spec.health_timeout, spec.cafile))
         return
-    wait_for_registry(spec.url, spec.health_timeout, cafile=spec.cafile)
+    wait_for_registry(
+        spec.url, spec.health_timeout, cafile=spec.cafile, progress_every=runner.progress_every
+    )
 
 
 def wait_script(url: str, timeout: float, cafile: str | None = None) -> str:
