@@ -8,6 +8,7 @@ import subprocess
 from stagingkub.cluster.kind_config import CERTS_DIR
 from stagingkub.cluster.ops import node_names, read_node
 from stagingkub.cluster.plan import ClusterSpec
+from stagingkub.cluster.pull_errors import Known, classify, failed_pull
 from stagingkub.diag.engine import FAIL, OK, WARN, Probe, Result
 from stagingkub.diag.host import engine, registry_spec
 from stagingkub.release.image import ImageSpec
@@ -197,6 +198,10 @@ def check_pull(probe: Probe) -> Result:
     if code == 0:
         return Result("pull", OK, f"{node} pulled {reference}", evidence)
     evidence += text.strip().splitlines()[-3:]
+    cause = classify(text, reference, probe.version, _known(probe, node, probe.version))
+    if cause is not None:
+        summary = f"{node} cannot pull {reference}: {cause.summary}"
+        return Result("pull", FAIL, summary, evidence, fix=cause.fix)
     return Result(
         "pull",
         FAIL,
@@ -205,6 +210,22 @@ def check_pull(probe: Probe) -> Result:
         fix="`invoke diag.containerd` and `invoke diag.network` tell why; "
         f"`invoke diag.images --version {probe.version}` checks the tag exists",
     )
+
+
+def _known(probe: Probe, node: str, tag: str) -> Known:
+    """What tells apart pull errors with the same words: does the registry run, does it hold
+    the tag, is the node's hosts.toml right."""
+    running = None
+    if probe.settings.registry.mode == "local":
+        from stagingkub.docker import state as docker_state
+
+        state = docker_state.container(engine(probe), registry_spec(probe).name)
+        running = state is not None and state.running
+    spec = cluster_spec(probe)
+    hosts_ok = None
+    if spec.wiring.mode == "hosts":
+        hosts_ok = not _hosts_problem(spec, read_node(engine(probe), node, spec))
+    return Known(running, _tag_present(probe, tag) if running is not False else None, hosts_ok)
 
 
 def _kubectl(spec: ClusterSpec, namespace: str, *args: str) -> subprocess.CompletedProcess:
@@ -248,12 +269,13 @@ def check_k8s(probe: Probe) -> Result:
     evidence = [f"pod {name}: {state}" for name, state in states.items()]
     broken = [name for name, state in states.items() if state != "Ready"]
     if broken:
-        return _pods_not_ready(spec, namespace, broken, states, evidence)
+        known = _known_for_pods(probe, items)
+        return _pods_not_ready(spec, namespace, broken, states, evidence, known)
     return _stale_or_ready(probe, items, namespace, evidence)
 
 
 def _pods_not_ready(spec: ClusterSpec, namespace: str, broken: list[str], states: dict,
-                    evidence: list[str]) -> Result:  # fmt: skip
+                    evidence: list[str], known: Known) -> Result:  # fmt: skip
     """What a person reads next: the events, and describe and logs of each pod."""
     events = _kubectl(spec, namespace, "get", "events", "--sort-by=.lastTimestamp")
     evidence += ["events:", *events.stdout.strip().splitlines()[-10:]]
@@ -263,13 +285,30 @@ def _pods_not_ready(spec: ClusterSpec, namespace: str, broken: list[str], states
         )
         logs = _kubectl(spec, namespace, "logs", name, "--all-containers", "--tail", "20")
         evidence += ["logs:", *logs.stdout.strip().splitlines()]
+    summary = f"{len(broken)} pod(s) not ready in {namespace}"
     fix = "read the events and logs above; `invoke deploy.helm --version V` after fixing"
-    if any("ImagePull" in states[name] or "ErrImage" in states[name] for name in broken):
+    found = failed_pull(events.stdout)
+    if found and any("ImagePull" in states[n] or "ErrImage" in states[n] for n in broken):
+        reference, message = found
+        cause = classify(message, reference, split_reference(reference)[1] or "V", known)
+        if cause is not None:
+            return Result("k8s", FAIL, f"{summary}: {cause.summary}", evidence, fix=cause.fix)
         fix = (
             "the node cannot pull the image (ImagePullBackOff/ErrImagePull): `invoke diag.pull "
             "--version V` shows the exact error, `invoke diag.containerd` the wiring"
         )
-    return Result("k8s", FAIL, f"{len(broken)} pod(s) not ready in {namespace}", evidence, fix=fix)
+    return Result("k8s", FAIL, summary, evidence, fix=fix)
+
+
+def _known_for_pods(probe: Probe, pods: list[dict]) -> Known:
+    """_known for the first node and the tag the pods' image names."""
+    specs = [pod.get("spec") or {} for pod in pods]
+    images = [c.get("image", "") for spec in specs for c in spec.get("containers") or []]
+    tag = next((split_reference(i)[1] for i in images if split_reference(i)[1]), "latest")
+    found = nodes(probe)
+    if not found:
+        return Known()
+    return _known(probe, found[0], tag)
 
 
 def _stale_or_ready(probe: Probe, items: list[dict], namespace: str, evidence: list[str]):
@@ -316,6 +355,18 @@ def split_reference(reference: str) -> tuple[str, str]:
     if not colon or "/" in tag:  # localhost:5000/rhdemo-api: the colon is the port's
         return name, ""
     return repository, tag
+
+
+def _tag_present(probe: Probe, tag: str) -> bool | None:
+    """Whether the registry holds the tag (None when it cannot be asked)."""
+    from stagingkub.errors import StagingkubError
+
+    image = ImageSpec.from_settings(probe.settings, tag)
+    try:
+        with image.api(5.0) as api:
+            return api.digests(image.path, tag) is not None
+    except (StagingkubError, OSError):
+        return None
 
 
 def _registry_digest(probe: Probe, tag: str) -> str:

@@ -170,10 +170,17 @@ def diagnostics(runner: Runner, spec: ReleaseSpec, tail: int = 50) -> None:
     """What a person would look at next: events, the pods that are not ready, their logs."""
     say(f"The deploy of {spec.release} failed; what the namespace {spec.namespace} says:")
     kubectl = ["kubectl", "--context", spec.context, "-n", spec.namespace]
-    runner.run([*kubectl, "get", "events", "--sort-by=.lastTimestamp"], warn=True)
+    events = runner.run([*kubectl, "get", "events", "--sort-by=.lastTimestamp"], warn=True)
     for pod in failing_pods(kubectl, spec.release):
         runner.run([*kubectl, "describe", "pod", pod], warn=True)
         runner.run([*kubectl, "logs", pod, "--all-containers", "--tail", str(tail)], warn=True)
+    from stagingkub.cluster.pull_errors import Known, classify, failed_pull
+
+    found = failed_pull(events.stdout or "")
+    # deploy.helm checked the registry holds the tag before the upgrade
+    cause = classify(found[1], found[0], spec.tag, Known(tag_present=True)) if found else None
+    if cause is not None:
+        say(f"The pods cannot pull their image: {cause.summary}. Fix: {cause.fix}.")
 
 
 def failing_pods(kubectl: list[str], release: str) -> list[str]:

@@ -106,7 +106,9 @@ def test_standin_failing_pods_are_explained(deployed):
     assert deployed.invoke("deploy.helm", "--version", VERSION, "--force-deploy").returncode == 1
     result = deployed.invoke("diag.k8s")
     assert result.returncode == 1
-    assert "ImagePullBackOff" in result.stdout and "invoke diag.pull" in result.stdout
+    assert "ImagePullBackOff" in result.stdout  # the pods' states
+    assert "hosts.toml, which sends it to the registry, is missing" in result.stdout  # the cause
+    assert "invoke cluster.create" in result.stdout
     assert "Failed to pull image" in result.stdout  # the events
 
 
