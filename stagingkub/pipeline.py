@@ -71,6 +71,7 @@ def run(
     skip_build: bool = False,
     force_build: bool = False,
     force_deploy: bool = False,
+    recover: bool = False,
 ) -> None:
     image = ImageSpec.from_settings(settings, version)
     _preflight(settings, image, skip_build)
@@ -86,7 +87,7 @@ def run(
     digest = steps.run("push", image_ops.push, runner, image, rebuilt=rebuilt, says_why=False,
                        ran="the registry lacked it", skipped="the registry holds it")  # fmt: skip
     release = release_spec(settings, image, digest)
-    steps.run("helm", helm_ops.deploy, runner, release, force=force_deploy)
+    steps.run("helm", helm_ops.deploy, runner, release, force=force_deploy, recover=recover)
     if runner.dry:
         return
     steps.table()

@@ -254,6 +254,53 @@ def pending_message(spec: ReleaseSpec, status: str, revision: int) -> str:
     )
 
 
+def seconds_of(duration: str) -> float:
+    """A Go duration (5m, 1m30s, 90s, 1h) in seconds."""
+    import re
+
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+    return sum(float(n) * units[u] for n, u in re.findall(r"([0-9.]+)(ms|s|m|h)", duration))
+
+
+def last_good_revision(history: list[dict], current: int) -> int | None:
+    """The newest revision before `current` that deployed (`helm history -o json`: a
+    deployed or superseded one), or None when the release never deployed."""
+    good = [
+        int(h["revision"])
+        for h in history
+        if h.get("status") in ("deployed", "superseded") and int(h["revision"]) < current
+    ]
+    return max(good) if good else None  # fmt: skip
+
+
+def recovery(spec: ReleaseSpec, status: str, revision: int, age: float, history: list[dict],
+             force: bool) -> tuple[list[str], str]:  # fmt: skip
+    """(the helm command that recovers a release stuck in pending-*, what to say), or a
+    StateError while a helm run may still hold it: helm's own --timeout bounds a live
+    operation, so a pending release older than deploy.timeout was left by a run that died."""
+    from stagingkub.errors import StateError
+
+    limit = seconds_of(spec.timeout)
+    if age < limit and not force:
+        raise StateError(
+            pending_message(spec, status, revision) + f" Its last change was {age:.0f} s ago, "
+            f"within deploy.timeout ({spec.timeout}): another helm run may still be working "
+            f"on it. In {limit - age:.0f} s the next deploy recovers it by itself; "
+            "`--recover` does it now."
+        )
+    target = last_good_revision(history, revision)
+    if target is None:
+        argv = ["helm", "uninstall", spec.release, *spec.scope()]
+        why = "it never deployed, so it is uninstalled and installed again"
+    else:
+        argv = ["helm", "rollback", spec.release, str(target), *spec.scope()]
+        why = f"rolling back to revision {target}, the last that deployed"
+    return argv, (
+        f"The release {spec.release} was left {status} (revision {revision}, {age:.0f} s ago) "
+        f"by a helm run that did not finish: {why}."
+    )
+
+
 def port_forward_hint(spec: ReleaseSpec) -> str:
     return (
         f"kubectl --context {spec.context} -n {spec.namespace} port-forward "

@@ -20,6 +20,7 @@ from stagingkub.release.helm import (
     pinned_reference,
     pull_secret_manifest,
     pull_secret_shell,
+    recovery,
     status_argv,
     upgrade_argv,
     upgrade_reason,
@@ -77,7 +78,7 @@ def check_inputs(spec: ReleaseSpec) -> None:
             raise StateError(f"deploy.values_file {values} does not exist; fix or empty it.")
 
 
-def deploy(runner: Runner, spec: ReleaseSpec, *, force: bool = False) -> str:
+def deploy(runner: Runner, spec: ReleaseSpec, *, force: bool = False, recover: bool = False) -> str:
     """deploy.helm: upgrade unless the release already holds what would be sent; returns why
     it upgraded or skipped."""
     require_tools(["helm", "kubectl"])
@@ -87,7 +88,8 @@ def deploy(runner: Runner, spec: ReleaseSpec, *, force: bool = False) -> str:
     current = release_state(runner, spec)
     status = ((current or {}).get("info") or {}).get("status", "")
     if status in PENDING:
-        raise StateError(pending_message(spec, status, int(current.get("version") or 0)))
+        recover_pending(runner, spec, current, force=recover)
+        current = release_state(runner, spec)
     if spec.pull_secret:
         apply_pull_secret(runner, spec)
     shell_digest = spec.digest.startswith("$")  # --dry: computed by the script after its push
@@ -109,6 +111,43 @@ def deploy(runner: Runner, spec: ReleaseSpec, *, force: bool = False) -> str:
         diagnostics(runner, spec)
         raise CommandFailed("helm upgrade --install " + spec.release, result.exited, result.stderr)
     return why
+
+
+def recover_pending(runner: Runner, spec: ReleaseSpec, release: dict, force: bool) -> None:
+    """A release an aborted run left pending-*: rolled back (or uninstalled) once helm's own
+    timeout has passed, so no live helm run can still hold it; `force` (--recover) now."""
+    status, revision = release["info"]["status"], int(release.get("version") or 0)
+    age = _age(release["info"].get("last_deployed", ""))
+    if age is None and not force:
+        raise StateError(
+            pending_message(spec, status, revision) + " (When it was left so is not known: "
+            "`--recover` recovers it.)"
+        )
+    argv, announcement = recovery(spec, status, revision, age or 0.0, _history(spec), force)
+    say(announcement)
+    runner.run(argv)
+
+
+def _age(timestamp: str) -> float | None:
+    """Seconds since an RFC 3339 time as helm writes it (nanoseconds, Z or an offset)."""
+    import re
+    from datetime import UTC, datetime
+
+    match = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)", timestamp)
+    if not match:
+        return None
+    zone = "+00:00" if match.group(3) == "Z" else match.group(3)
+    when = datetime.fromisoformat(match.group(1) + zone)
+    return (datetime.now(UTC) - when).total_seconds()
+
+
+def _history(spec: ReleaseSpec) -> list[dict]:
+    argv = ["helm", "history", spec.release, *spec.scope(), "-o", "json", "--max", "50"]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=READ_TIMEOUT)
+    try:
+        return json.loads(result.stdout) if result.returncode == 0 else []
+    except ValueError:
+        return []
 
 
 def supplied_values(spec: ReleaseSpec) -> dict:

@@ -194,10 +194,72 @@ def upgrade(argv: list[str]) -> int:
     version = previous["version"] + 1
     state.write_text(json.dumps(release_json(release, namespace, chart, version, previous,
                                              supplied_values(argv), rendered.stdout)))  # fmt: skip
+    revision_file(state, version).write_text(state.read_text())
     state.with_suffix(".yaml").write_text(rendered.stdout)
     if previous.get("manifest") != rendered.stdout:  # an unchanged pod template keeps its pod
         healthy(context, release, images, version)
     print(f'Release "{release}" has been upgraded. Happy Helming!\nREVISION: {version}')
+    return 0
+
+
+def revision_file(state: Path, version: int) -> Path:
+    return state.with_name(f"{state.stem}.rev{version}.json")
+
+
+def history(argv: list[str]) -> int:
+    """`helm history -o json`: every revision, the current one deployed, older superseded."""
+    state = release_file(option(argv, "--kube-context") or "default",
+                         option(argv, "--namespace", "-n") or "default", argv[1])  # fmt: skip
+    if not state.exists():
+        sys.stderr.write("Error: release: not found\n")
+        return 1
+    current = json.loads(state.read_text())
+    revisions = {}
+    for path in state.parent.glob(f"{state.stem}.rev*.json"):
+        release = json.loads(path.read_text())
+        revisions[release["version"]] = release
+    revisions[current["version"]] = current
+    rows = []
+    for number in sorted(revisions):
+        info = revisions[number].get("info") or {}
+        status = info.get("status", "")
+        if number != current["version"] and status == "deployed":
+            status = "superseded"
+        rows.append({"revision": number, "updated": info.get("last_deployed", ""),
+                     "status": status, "chart": "rhdemo-0.1.0", "app_version": "1.0",
+                     "description": info.get("description", "")})  # fmt: skip
+    print(json.dumps(rows))
+    return 0
+
+
+def rollback(argv: list[str]) -> int:
+    """`helm rollback REL N`: revision N's release as a new revision, deployed."""
+    state = release_file(option(argv, "--kube-context") or "default",
+                         option(argv, "--namespace", "-n") or "default", argv[1])  # fmt: skip
+    target = revision_file(state, int(argv[2]))
+    if not target.exists():
+        sys.stderr.write(f"Error: release: revision {argv[2]} not found\n")
+        return 1
+    current = json.loads(state.read_text())
+    release = json.loads(target.read_text())
+    release["version"] = current["version"] + 1
+    release["info"] = {**release["info"], "status": "deployed",
+                       "description": f"Rollback to {argv[2]}"}  # fmt: skip
+    state.write_text(json.dumps(release))
+    revision_file(state, release["version"]).write_text(state.read_text())
+    print("Rollback was a success! Happy Helming!")
+    return 0
+
+
+def uninstall(argv: list[str]) -> int:
+    state = release_file(option(argv, "--kube-context") or "default",
+                         option(argv, "--namespace", "-n") or "default", argv[1])  # fmt: skip
+    if not state.exists():
+        sys.stderr.write(f"Error: uninstall: Release not loaded: {argv[1]}: release: not found\n")
+        return 1
+    for path in [state, *state.parent.glob(f"{state.stem}.rev*.json")]:
+        path.unlink()
+    print(f'release "{argv[1]}" uninstalled')
     return 0
 
 
@@ -252,6 +314,9 @@ def main(argv: list[str]) -> int:
         return upgrade(argv)
     if argv[:2] == ["get", "values"]:
         return get_values(argv)
+    verbs = {"history": history, "rollback": rollback, "uninstall": uninstall}
+    if argv[:1] and argv[0] in verbs:
+        return verbs[argv[0]](argv)
     sys.stderr.write(f"helm stand-in: unsupported arguments {argv}\n")
     return 2
 
