@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 
 from stagingkub.cluster.kind_config import (
@@ -20,13 +21,13 @@ from stagingkub.cluster.plan import (
     plan_wiring,
     predicted_state,
 )
-from stagingkub.console import confirm, say
+from stagingkub.console import confirm, progress, say
 from stagingkub.docker import state as docker_state
 from stagingkub.errors import StateError
 from stagingkub.registry import ops as registry_ops
 from stagingkub.registry.plan import RegistrySpec
 from stagingkub.runner import Runner, require_tool, require_tools
-from stagingkub.validate import parse_version
+from stagingkub.validate import parse_version, seconds_of
 
 READ_TIMEOUT = 30  # seconds for a read-only kind or kubectl call
 KIND_ROLE_LABEL = "io.x-k8s.kind.role"
@@ -56,12 +57,60 @@ def clusters(engine) -> list[str]:
 def node_names(engine, name: str) -> list[str]:
     """kind's nodes of a cluster (as `kind get nodes`), without the external load balancer,
     which runs no containerd."""
+    return sorted(node_states(engine, name))
+
+
+def node_states(engine, name: str) -> dict[str, str]:
+    """Each node of the cluster -> its container state (running, exited...)."""
     found = engine.containers(all=True, label=f"{KIND_CLUSTER_LABEL}={name}")
-    return sorted(
-        c["Names"][0].lstrip("/")
+    return {
+        c["Names"][0].lstrip("/"): c.get("State", "")
         for c in found
         if (c.get("Labels") or {}).get(KIND_ROLE_LABEL) != "external-load-balancer"
-    )
+    }
+
+
+def stopped_nodes(engine, name: str) -> list[str]:
+    """Nodes that do not run: after a reboot or `docker stop`, kind leaves them stopped."""
+    return sorted(node for node, state in node_states(engine, name).items() if state != "running")
+
+
+def start_stopped(runner: Runner, engine, spec: ClusterSpec) -> None:
+    """A rebooted host: start the cluster's stopped nodes, then wait until the API answers."""
+    stopped = stopped_nodes(engine, spec.name)
+    if not stopped:
+        return
+    say(f"Cluster {spec.name}: {', '.join(stopped)} stopped (a reboot, or `docker stop`); "
+        "starting them.")  # fmt: skip
+    runner.run(["docker", "start", *stopped])
+    wait_for_api(runner, spec)
+
+
+def wait_for_api(runner: Runner, spec: ClusterSpec) -> None:
+    """Until `kubectl get --raw /readyz` answers, at most cluster.wait (bounded, progress)."""
+    import time
+
+    argv = ["kubectl", "--context", spec.context, "get", "--raw", "/readyz",
+            "--request-timeout=5s"]  # fmt: skip
+    limit = max(1, int(seconds_of(spec.wait)))
+    if runner.dry:
+        failure = shlex.quote(f"stagingkub: the API of {spec.name} did not answer in {limit} s")
+        runner.script(f"for i in $(seq 1 {limit}); do {shlex.join(argv)} >/dev/null 2>&1 && "
+                      f"break; [ \"$i\" -lt {limit} ] || {{ echo {failure} >&2; exit 1; }}; "
+                      "sleep 1; done")  # fmt: skip
+        return
+    deadline = time.monotonic() + limit
+    with progress(f"the API of cluster {spec.name}", runner.progress_every):
+        while _read(argv).returncode != 0:
+            if time.monotonic() > deadline:
+                raise StateError(
+                    f"The nodes of {spec.name} run again, but its API did not answer within "
+                    f"{limit} s (cluster.wait). `docker logs {spec.name}-control-plane` says "
+                    f"why; `invoke cluster.delete --yes` then `invoke cluster.create` "
+                    "re-creates it."
+                )
+            time.sleep(1)
+    say(f"Cluster {spec.name}: its API answers again.")
 
 
 def read_node(engine, name: str, spec: ClusterSpec, with_version: bool = False) -> NodeState:
@@ -73,7 +122,10 @@ def read_node(engine, name: str, spec: ClusterSpec, with_version: bool = False) 
     state = docker_state.container(engine, name)
     if state is None or state.status != "running":
         status = state.status if state else "gone"
-        raise StateError(f"Node {name} is {status}; start it (`docker start {name}`) and re-run.")
+        raise StateError(
+            f"Node {name} is {status} (a reboot, or `docker stop`): `invoke cluster.create` "
+            "starts it and checks the wiring."
+        )
     from stagingkub.cluster.kind_config import containerd_registry_state
 
     files = engine.read_tree(name, CONTAINERD_CONFIG.rsplit("/", 1)[0])  # /etc/containerd
@@ -162,7 +214,9 @@ def create(runner: Runner, settings, *, ensure_registry: bool = True) -> None:
     if ensure_registry and not external:
         registry_ops.ensure(runner, RegistrySpec.from_settings(settings), engine=engine)
     names = node_names(engine, spec.name)  # kind's label on its nodes: the cluster exists
-    if not names:
+    if names:
+        start_stopped(runner, engine, spec)
+    else:
         execute(runner, plan_create_cluster(spec, kind_version()))
     if external:
         say(
@@ -234,6 +288,11 @@ def status(settings) -> tuple[list[tuple[str, str]], bool]:
     engine = docker_state.client()
     if spec.name not in clusters(engine):
         return [("cluster", f"{spec.name}: absent (run `invoke cluster.create`)")], False
+    stopped = stopped_nodes(engine, spec.name)
+    if stopped:
+        rows = [("cluster", f"{spec.name} (context {spec.context})")]
+        rows += [(f"node {n}", "STOPPED: `invoke cluster.create` starts it") for n in stopped]
+        return rows, False
     state = read_state(engine, spec, with_version=True)
     plan = plan_wiring(spec, state)
     rows = [("cluster", f"{spec.name} (context {spec.context})")]

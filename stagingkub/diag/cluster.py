@@ -6,7 +6,7 @@ import json
 import subprocess
 
 from stagingkub.cluster.kind_config import CERTS_DIR
-from stagingkub.cluster.ops import node_names, read_node
+from stagingkub.cluster.ops import node_names, read_node, stopped_nodes
 from stagingkub.cluster.plan import ClusterSpec
 from stagingkub.cluster.pull_errors import Known, classify, failed_pull
 from stagingkub.diag.engine import FAIL, OK, WARN, Probe, Result
@@ -246,6 +246,9 @@ def check_k8s(probe: Probe) -> Result:
         return Result("k8s", FAIL, "kubectl is not installed", fix=INSTALL_HINTS["kubectl"])
     spec, namespace = cluster_spec(probe), probe.settings.deploy.namespace
     release = probe.settings.deploy.release
+    stopped = _stopped(probe, spec)
+    if stopped is not None:
+        return stopped
     pods = _kubectl(
         spec, namespace, "get", "pods", "-l", f"app.kubernetes.io/instance={release}", "-o", "json"
     )
@@ -272,6 +275,21 @@ def check_k8s(probe: Probe) -> Result:
         known = _known_for_pods(probe, items)
         return _pods_not_ready(spec, namespace, broken, states, evidence, known)
     return _stale_or_ready(probe, items, namespace, evidence)
+
+
+def _stopped(probe: Probe, spec: ClusterSpec) -> Result | None:
+    """Stopped kind nodes (a reboot, or docker stop): the API cannot answer."""
+    if probe.settings.cluster.mode != "kind":
+        return None
+    stopped = stopped_nodes(engine(probe), spec.name)
+    if not stopped:
+        return None
+    return Result(
+        "k8s",
+        FAIL,
+        f"node(s) {', '.join(stopped)} of {spec.name} are stopped (a reboot, or docker stop)",
+        fix="`invoke cluster.create` starts them, waits for the API and checks the wiring",
+    )
 
 
 def _pods_not_ready(spec: ClusterSpec, namespace: str, broken: list[str], states: dict,

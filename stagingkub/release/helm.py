@@ -254,14 +254,6 @@ def pending_message(spec: ReleaseSpec, status: str, revision: int) -> str:
     )
 
 
-def seconds_of(duration: str) -> float:
-    """A Go duration (5m, 1m30s, 90s, 1h) in seconds."""
-    import re
-
-    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
-    return sum(float(n) * units[u] for n, u in re.findall(r"([0-9.]+)(ms|s|m|h)", duration))
-
-
 def last_good_revision(history: list[dict], current: int) -> int | None:
     """The newest revision before `current` that deployed (`helm history -o json`: a
     deployed or superseded one), or None when the release never deployed."""
@@ -279,6 +271,7 @@ def recovery(spec: ReleaseSpec, status: str, revision: int, age: float, history:
     StateError while a helm run may still hold it: helm's own --timeout bounds a live
     operation, so a pending release older than deploy.timeout was left by a run that died."""
     from stagingkub.errors import StateError
+    from stagingkub.validate import seconds_of
 
     limit = seconds_of(spec.timeout)
     if age < limit and not force:
