@@ -135,6 +135,8 @@ def gc(runner: Runner, settings, *, yes: bool) -> None:
     spec = require_local(settings, "registry.gc")
     engine = docker_state.client()
     state = running_registry(engine, spec)
+    if spec.gc_marker.exists() and not runner.dry:
+        verify_unfinished(spec)
     config = config_path(engine, spec.name, state.image)
     refuse_active_uploads(uploads(engine, spec.name), spec)
     multiarch = any(tag.index for tag in stored_tags(spec))
@@ -151,16 +153,7 @@ def gc(runner: Runner, settings, *, yes: bool) -> None:
         _collect(runner, spec, state.image, config, flags)
         return
     sizes = blob_sizes(engine, spec.name, eligible)
-    manifests = _MANIFESTS.search(preview.stdout or "")
-    what = (
-        f"{len(eligible)} blob(s) of {human_size(sum(sizes.values()))}"
-        + (
-            f", {manifests.group(1)} untagged manifest(s)"
-            if manifests and int(manifests.group(1))
-            else ""
-        )
-        + " would be freed"
-    )
+    what = _would_free(preview.stdout or "", eligible, sizes)
     say(f"garbage-collect --dry-run: {what}.")
     if not eligible:
         say("Nothing to collect.")
@@ -168,8 +161,39 @@ def gc(runner: Runner, settings, *, yes: bool) -> None:
     if not yes:
         unconfirmed(what)
         return
+    spec.gc_marker.parent.mkdir(parents=True, exist_ok=True)
+    spec.gc_marker.write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) + "\n")
     _collect(runner, spec, state.image, config, flags)
     _report(engine, spec, sizes)
+    spec.gc_marker.unlink(missing_ok=True)
+
+
+def _would_free(preview: str, eligible: list[str], sizes: dict[str, int]) -> str:
+    """What the dry run says it would free, in bytes."""
+    manifests = _MANIFESTS.search(preview)
+    untagged = int(manifests.group(1)) if manifests else 0
+    return (
+        f"{len(eligible)} blob(s) of {human_size(sum(sizes.values()))}"
+        + (f", {untagged} untagged manifest(s)" if untagged else "")
+        + " would be freed"
+    )
+
+
+def verify_unfinished(spec: RegistrySpec) -> None:
+    """The last collection was interrupted (between stop and start, or before its check):
+    every tag is checked before another one; a broken tag refuses it."""
+    started = spec.gc_marker.read_text().strip()
+    say(f"The last registry.gc (started {started}) did not finish: checking every tag first.")
+    checked, broken = broken_tags(spec)
+    if broken:
+        raise StateError(
+            f"The interrupted registry.gc left {len(broken)} tag(s) that no longer resolve: "
+            + "; ".join(broken[:5])
+            + ". Push those versions again (`invoke image.push --version V`), then re-run "
+            "registry.gc; nothing was collected."
+        )
+    spec.gc_marker.unlink(missing_ok=True)
+    say(f"All {checked} tag(s) resolve with every blob: the interrupted collection lost nothing.")
 
 
 def _collect(runner: Runner, spec: RegistrySpec, image: str, config: str, flags) -> None:

@@ -49,6 +49,7 @@ def ensure(
         plan.starts = True
         plan.changes.append("restarted it to load the new " + " and ".join(renewed))
     wait_healthy(runner, spec, plan.starts)
+    _unfinished_gc(runner, spec)
     if spec.tls:
         _tls_ops().trust_on_host(runner, spec)
     if not plan.commands and not renewed:
@@ -59,6 +60,14 @@ def ensure(
         )
     elif not runner.dry:
         say(f"Registry {spec.name}: " + "; ".join(plan.changes) + f". Healthy at {spec.url}.")
+
+
+def _unfinished_gc(runner: Runner, spec: RegistrySpec) -> None:
+    if spec.gc_marker.exists():
+        runner.note(
+            f"The last registry.gc of {spec.name} did not finish (interrupted between stop "
+            "and start, or before its check): `invoke registry.gc` checks every tag first."
+        )
 
 
 def _plan(engine, spec: RegistrySpec, current, network: bool, *, recreate: bool,

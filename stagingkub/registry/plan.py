@@ -82,6 +82,12 @@ class RegistrySpec:
         return [*(TLS_ENV if self.tls else ()), *(AUTH_ENV if self.auth else ())]
 
     @property
+    def gc_marker(self) -> Path:
+        """Written before registry.gc stops the registry, removed once every tag is checked:
+        while it exists, the last collection did not finish."""
+        return Path(self.secure_dir) / "gc-unfinished"
+
+    @property
     def cafile(self) -> str | None:
         return str(Path(self.secure_dir) / "ca.crt") if self.tls else None
 
