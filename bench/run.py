@@ -156,13 +156,15 @@ def converged(stack: Stack, reps: int, start: float) -> list[Row]:
     env = bench_env(stack)
     registry, start = paired(invoke("registry.create"), invoke("--list"), env, reps)
     cluster, cluster_start = paired(invoke("cluster.create"), invoke("--list"), env, reps)
-    externals = sum(  # the stand-in calls a converged cluster.create makes (its preflight
-        median(argv, env, reps)  # and the ConfigMap read); clusters and nodes come from labels
+    externals = sum(  # the stand-in calls a converged cluster.create makes (its preflight,
+        median(argv, env, reps)  # the API probe, the ConfigMap read); nodes come from labels
         for argv in (
             ["kind", "version"],
             ["kubectl", "version", "--client", "-o", "json"],
             ["kubectl", "--context", f"kind-{stack.cluster}", "-n", "kube-public", "get",
              "configmap", "local-registry-hosting", "-o", "json", "--request-timeout=10s"],
+            ["kubectl", "--context", f"kind-{stack.cluster}", "get", "--raw", "/readyz",
+             "--request-timeout=5s"],
         )
     )  # fmt: skip
     cluster_own = cluster - externals

@@ -70,6 +70,37 @@ def node_states(engine, name: str) -> dict[str, str]:
     }
 
 
+def youngest_node_age(engine, name: str) -> float:
+    """Seconds since the cluster's newest node container was created."""
+    import time
+
+    found = engine.containers(all=True, label=f"{KIND_CLUSTER_LABEL}={name}")
+    return time.time() - max((c.get("Created") or 0) for c in found) if found else 0.0
+
+
+def repair_interrupted(runner: Runner, engine, spec: ClusterSpec) -> bool:
+    """Node containers without a kube context: an interrupted `kind create cluster` (young
+    nodes, it never became ready: deleted, to be created again; returns True), or a context
+    lost later (restored with `kind export kubeconfig`)."""
+    if runner.dry:
+        return False
+    answer = _read(["kubectl", "--context", spec.context, "get", "--raw", "/readyz",
+                    "--request-timeout=5s"])  # fmt: skip
+    if answer.returncode == 0 or f'context "{spec.context}" does not exist' not in answer.stderr:
+        return False  # ready, or an API that does not answer: the wiring steps say so
+    age, wait = youngest_node_age(engine, spec.name), seconds_of(spec.wait)
+    if age < wait:
+        say(f"Cluster {spec.name}: its nodes exist (created {age:.0f} s ago, within "
+            f"cluster.wait {spec.wait}) but kind never set the context {spec.context}: its "
+            "`kind create cluster` was interrupted. Re-creating it.")  # fmt: skip
+        runner.run(["kind", "delete", "cluster", "--name", spec.name])
+        return True
+    say(f"Cluster {spec.name}: its nodes run, but the kube context {spec.context} is missing "
+        "(removed, or another kubeconfig): restoring it.")  # fmt: skip
+    runner.run(["kind", "export", "kubeconfig", "--name", spec.name])
+    return False
+
+
 def stopped_nodes(engine, name: str) -> list[str]:
     """Nodes that do not run: after a reboot or `docker stop`, kind leaves them stopped."""
     return sorted(node for node, state in node_states(engine, name).items() if state != "running")
@@ -216,7 +247,9 @@ def create(runner: Runner, settings, *, ensure_registry: bool = True) -> None:
     names = node_names(engine, spec.name)  # kind's label on its nodes: the cluster exists
     if names:
         start_stopped(runner, engine, spec)
-    else:
+        if repair_interrupted(runner, engine, spec):
+            names = []
+    if not names:
         execute(runner, plan_create_cluster(spec, kind_version()))
     if external:
         say(

@@ -11,6 +11,10 @@ containerdConfigPatches, as kind writes them.
 Environment: STANDIN_NODE_IMAGE (required for create), STANDIN_LABELS
 (k=v,... added to what it creates), STANDIN_LOG (calls appended as JSON lines),
 STANDIN_KIND_VERSION (what `kind version` prints).
+
+The kube contexts it sets (`Set kubectl context to "kind-<name>"`) are kept in
+STANDIN_STATE/kubeconfig.json, which the kubectl stand-in reads, as kind writes
+~/.kube/config; `export kubeconfig --name` writes one again, `delete cluster` removes it.
 """
 
 from __future__ import annotations
@@ -48,6 +52,29 @@ def nodes(cluster: str) -> list[str]:
         "ps", "-a", "--filter", f"label={CLUSTER_LABEL}={cluster}", "--format", "{{.Names}}"
     ).stdout
     return sorted(line for line in output.splitlines() if line)
+
+
+def contexts(change: str = "", context: str = "") -> None:
+    """Add (or remove) a context in the stand-in kubeconfig."""
+    from pathlib import Path
+
+    path = Path(os.environ.get("STANDIN_STATE", tempfile.gettempdir()), "kubeconfig.json")
+    known = set(json.loads(path.read_text())) if path.exists() else set()
+    known = known | {context} if change == "add" else known - {context}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(sorted(known)))
+
+
+def export_kubeconfig(argv: list[str]) -> int:
+    name = option(argv, "--name") or "kind"
+    if not nodes(name):
+        sys.stderr.write(
+            f'ERROR: could not locate any control plane nodes for cluster named "{name}"\n'
+        )
+        return 1
+    contexts("add", f"kind-{name}")
+    print(f'Set kubectl context to "kind-{name}"')
+    return 0
 
 
 def get_clusters() -> int:
@@ -108,6 +135,7 @@ def create_cluster(argv: list[str]) -> int:
                 sys.stderr.write(f"ERROR: containerd in {node} did not start\n")
                 return 1
             time.sleep(0.2)
+    contexts("add", f"kind-{name}")
     print(f'Set kubectl context to "kind-{name}"')
     return 0
 
@@ -117,6 +145,7 @@ def delete_cluster(argv: list[str]) -> int:
     print(f'Deleting cluster "{name}" ...')
     for node in nodes(name):
         docker("rm", "-f", "-v", node)
+    contexts("remove", f"kind-{name}")
     return 0
 
 
@@ -137,6 +166,8 @@ def main(argv: list[str]) -> int:
         return create_cluster(argv)
     if argv[:2] == ["delete", "cluster"]:
         return delete_cluster(argv)
+    if argv[:2] == ["export", "kubeconfig"]:
+        return export_kubeconfig(argv)
     sys.stderr.write(f"kind stand-in: unsupported arguments {argv}\n")
     return 2
 

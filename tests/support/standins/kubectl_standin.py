@@ -39,6 +39,14 @@ def main(argv: list[str]) -> int:
         print(json.dumps({"clientVersion": {"gitVersion": "v1.32.0-standin"}}))
         return 0
     context = option(argv, "--context") or "default"
+    kubeconfig = Path(os.environ.get("STANDIN_STATE", "/nonexistent"), "kubeconfig.json")
+    if (
+        kubeconfig.exists()
+        and context.startswith("kind-")
+        and context not in json.loads(kubeconfig.read_text())
+    ):  # kind sets its contexts; one it did not set (or that was lost) does not exist
+        sys.stderr.write(f'error: context "{context}" does not exist\n')
+        return 1
     if not cluster_up(context):
         sys.stderr.write(
             "The connection to the server 127.0.0.1:6443 was refused - did you specify the "
