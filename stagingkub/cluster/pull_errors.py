@@ -33,6 +33,7 @@ class Known:
     tag_present: bool | None = None
     hosts_ok: bool | None = None
     answered_404: bool = False  # containerd logged "response was http.StatusNotFound"
+    waiting: tuple[str, str] | None = None  # (image, error) from a container's waiting state
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from dataclasses import replace
 
 from stagingkub.cluster.kind_config import CERTS_DIR
 from stagingkub.cluster.ops import node_names, read_node, stopped_nodes
@@ -272,7 +273,7 @@ def check_k8s(probe: Probe) -> Result:
     evidence = [f"pod {name}: {state}" for name, state in states.items()]
     broken = [name for name, state in states.items() if state != "Ready"]
     if broken:
-        known = _known_for_pods(probe, items)
+        known = replace(_known_for_pods(probe, items), waiting=waiting_pull_error(items))
         return _pods_not_ready(spec, namespace, broken, states, evidence, known)
     return _stale_or_ready(probe, items, namespace, evidence)
 
@@ -305,10 +306,12 @@ def _pods_not_ready(spec: ClusterSpec, namespace: str, broken: list[str], states
         evidence += ["logs:", *logs.stdout.strip().splitlines()]
     summary = f"{len(broken)} pod(s) not ready in {namespace}"
     fix = "read the events and logs above; `invoke deploy.helm --version V` after fixing"
-    found = failed_pull(events.stdout)
-    if found and any("ImagePull" in states[n] or "ErrImage" in states[n] for n in broken):
-        reference, message = found
-        cause = classify(message, reference, split_reference(reference)[1] or "V", known)
+    if any("ImagePull" in states[n] or "ErrImage" in states[n] for n in broken):
+        found = failed_pull(events.stdout) or known.waiting
+        cause = None
+        if found:
+            reference, message = found
+            cause = classify(message, reference, split_reference(reference)[1] or "V", known)
         if cause is not None:
             return Result("k8s", FAIL, f"{summary}: {cause.summary}", evidence, fix=cause.fix)
         fix = (
@@ -316,6 +319,17 @@ def _pods_not_ready(spec: ClusterSpec, namespace: str, broken: list[str], states
             "--version V` shows the exact error, `invoke diag.containerd` the wiring"
         )
     return Result("k8s", FAIL, summary, evidence, fix=fix)
+
+
+def waiting_pull_error(pods: list[dict]) -> tuple[str, str] | None:
+    """(image, error) kubelet left in a container's waiting state (reason ErrImagePull:
+    the message is the pull's error; ImagePullBackOff's only says it backs off)."""
+    for pod in pods:
+        for status in (pod.get("status") or {}).get("containerStatuses") or []:
+            waiting = (status.get("state") or {}).get("waiting") or {}
+            if waiting.get("reason") == "ErrImagePull" and waiting.get("message"):
+                return status.get("image", ""), waiting["message"]
+    return None
 
 
 def _known_for_pods(probe: Probe, pods: list[dict]) -> Known:

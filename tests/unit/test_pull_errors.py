@@ -90,3 +90,20 @@ def test_the_registrys_404_then_the_nodes_own_loopback_is_a_missing_tag():
 
 def test_an_unknown_message_is_left_for_the_caller_to_show_as_it_is():
     assert classify("something nobody has seen before", REF) is None
+
+
+def test_kubelets_waiting_message_carries_the_error_without_the_event_prefix():
+    from stagingkub.diag.cluster import waiting_pull_error
+
+    error = f'rpc error: code = NotFound desc = failed to pull and unpack image "{REF}": ' + (
+        "no match for platform in manifest: not found"
+    )
+    pulling = {"reason": "ErrImagePull", "message": error}
+    backing_off = {"reason": "ImagePullBackOff", "message": f'Back-off pulling image "{REF}"'}
+    pods = [
+        {"status": {"containerStatuses": [{"image": REF, "state": {"waiting": pulling}}]}},
+        {"status": {"containerStatuses": [{"image": REF, "state": {"waiting": backing_off}}]}},
+    ]
+    image, message = waiting_pull_error(pods)
+    assert image == REF and classify(message, image).cause == "platform"
+    assert waiting_pull_error(pods[1:]) is None
