@@ -35,8 +35,10 @@ def status(s) -> dict:
     return json.loads((release_dir(s) / "rhdemo.json").read_text())
 
 
-def test_an_old_pending_upgrade_is_rolled_back_then_upgraded(app_stack):
+@pytest.mark.parametrize("helm_version", ["v3.16.2", "v4.1.4"])
+def test_an_old_pending_upgrade_is_rolled_back_then_upgraded(app_stack, helm_version):
     s = app_stack
+    s.extra_env["STANDIN_HELM_VERSION"] = helm_version  # each refuses the other's flags
     assert s.invoke("deploy", "--version", VERSION).returncode == 0
     leave_pending(s, "pending-upgrade", seconds_ago=600)  # deploy.timeout is 2m here
     result = s.invoke("deploy.helm", "--version", VERSION)
