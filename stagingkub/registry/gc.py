@@ -185,15 +185,21 @@ def verify_unfinished(spec: RegistrySpec) -> None:
     started = spec.gc_marker.read_text().strip()
     say(f"The last registry.gc (started {started}) did not finish: checking every tag first.")
     checked, broken = broken_tags(spec)
-    if broken:
-        raise StateError(
-            f"The interrupted registry.gc left {len(broken)} tag(s) that no longer resolve: "
-            + "; ".join(broken[:5])
-            + ". Push those versions again (`invoke image.push --version V`), then re-run "
-            "registry.gc; nothing was collected."
-        )
+    _refuse_broken(broken, "The last registry.gc was interrupted", " Then re-run "
+                   "registry.gc; nothing was collected.")  # fmt: skip
     spec.gc_marker.unlink(missing_ok=True)
     say(f"All {checked} tag(s) resolve with every blob: the interrupted collection lost nothing.")
+
+
+def _refuse_broken(broken: list[str], lead: str, then: str = "") -> None:
+    """Tags that no longer resolve are an error naming them, with the fix."""
+    if broken:
+        raise StateError(
+            f"{lead}: {len(broken)} tag(s) no longer resolve: "
+            + "; ".join(broken[:5])
+            + ". Push those versions again (`invoke image.push --version V`)."
+            + then
+        )
 
 
 def _collect(runner: Runner, spec: RegistrySpec, image: str, config: str, flags) -> None:
@@ -210,12 +216,7 @@ def _report(engine, spec: RegistrySpec, sizes: dict[str, int]) -> None:
     remaining = blob_sizes(engine, spec.name, list(sizes))
     freed = sum(size for digest, size in sizes.items() if digest not in remaining)
     checked, broken = broken_tags(spec)
-    if broken:
-        raise StateError(
-            f"After garbage collection {len(broken)} tag(s) no longer resolve: "
-            + "; ".join(broken[:5])
-            + ". Push those versions again (`invoke image.push --version V`)."
-        )
+    _refuse_broken(broken, "After garbage collection")
     say(
         f"Freed {human_size(freed)} ({len(sizes) - len(remaining)} blob(s)); all {checked} "
         f"remaining tag(s) resolve with every blob."

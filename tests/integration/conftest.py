@@ -86,3 +86,11 @@ def busybox_image(engine) -> str:
         return images.local_or_built("busybox:1.36", LABELS, images.build_busybox_image)
     except FileNotFoundError as error:
         pytest.skip(str(error))
+
+
+@pytest.fixture
+def deployed(app_stack) -> Stack:
+    """app_stack after `invoke deploy --version 1.0.0` (registry, cluster, image, release)."""
+    result = app_stack.invoke("deploy", "--version", "1.0.0")
+    assert result.returncode == 0, result.stderr
+    return app_stack

@@ -18,13 +18,6 @@ pytestmark = pytest.mark.integration
 VERSION = "1.0.0"
 
 
-@pytest.fixture
-def deployed(app_stack):
-    result = app_stack.invoke("deploy", "--version", VERSION)
-    assert result.returncode == 0, result.stderr
-    return app_stack
-
-
 def verdicts(stack, *extra) -> dict[str, dict]:
     result = stack.invoke("diag.all", "--version", VERSION, "--format", "json", *extra)
     return {r["check"]: r for r in json.loads(result.stdout)}, result

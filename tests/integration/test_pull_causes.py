@@ -12,13 +12,6 @@ pytestmark = pytest.mark.integration
 VERSION = "1.0.0"
 
 
-@pytest.fixture
-def deployed(app_stack):
-    result = app_stack.invoke("deploy", "--version", VERSION)
-    assert result.returncode == 0, result.stderr
-    return app_stack
-
-
 def diag(s, check: str, version: str = VERSION) -> str:
     result = s.invoke(f"diag.{check}", *(["--version", version] if check == "pull" else []))
     assert result.returncode == 1, result.stdout
