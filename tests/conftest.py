@@ -1,11 +1,15 @@
 """Test-wide rules: in CI (CI=true or --require-integration) an integration skip is a failure;
-with STAGINGKUB_E2E=1 (the e2e workflow) an e2e skip is one too."""
+with STAGINGKUB_E2E=1 (the e2e workflow) an e2e skip is one too. A test marked
+`deliberate_skip` skips for a reason of its own (for example: restarting dockerd where an
+init system owns it) and stays a skip everywhere; the marker says why."""
 
 from __future__ import annotations
 
 import os
 
 import pytest
+
+pytest_plugins = ["pytester"]  # tests/unit/test_ci_rules.py runs these rules in a pytest of its own
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -26,7 +30,7 @@ def strict(config: pytest.Config) -> bool:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     outcome = yield
     report = outcome.get_result()
-    if not report.skipped:
+    if not report.skipped or item.get_closest_marker("deliberate_skip"):
         return
     reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
     if item.get_closest_marker("integration") and strict(item.config):

@@ -249,6 +249,8 @@ def test_the_check_after_gc_names_a_tag_whose_layer_is_gone(stack, busybox_image
     s.push("1.1.0")
     layer = _layers(s, "1.0.0").split(":", 1)[1]
     blob = f"/var/lib/registry/docker/registry/v2/blobs/sha256/{layer[:2]}/{layer}"
+    _blob_status(s, f"sha256:{layer}")  # now in the registry's in-memory descriptor cache
+    docker("stop", s.name)  # lost while the registry is down, as during gc's collection
     docker(
         "run",
         "--rm",
@@ -261,6 +263,8 @@ def test_the_check_after_gc_names_a_tag_whose_layer_is_gone(stack, busybox_image
         "-r",
         blob,
     )  # fmt: skip (the stand-in links few applets)
+    docker("start", s.name)
+    s.wait_healthy()
     use_stack_settings(s, monkeypatch)
     checked, broken = gc_ops.broken_tags(RegistrySpec.from_settings(settings.load()))
     assert checked == 2

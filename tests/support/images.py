@@ -12,19 +12,29 @@ import tempfile
 from pathlib import Path
 
 REGISTRY_BINARY = Path("/usr/bin/docker-registry")
+# The official image's config.yml (distribution/distribution-library-image, the file
+# registry:2 ships at /etc/docker/registry/config.yml and registry:3 at
+# /etc/distribution/config.yml), unchanged: the in-memory blob descriptor cache answers
+# HEADs for blobs it has seen, and the health section probes the storage driver.
 REGISTRY_CONFIG = """\
 version: 0.1
 log:
-  level: info
+  fields:
+    service: registry
 storage:
+  cache:
+    blobdescriptor: inmemory
   filesystem:
     rootdirectory: /var/lib/registry
-  delete:
-    enabled: false
 http:
   addr: :5000
   headers:
     X-Content-Type-Options: [nosniff]
+health:
+  storagedriver:
+    enabled: true
+    interval: 10s
+    threshold: 3
 """
 REGISTRY_DOCKERFILE = """\
 FROM scratch

@@ -179,6 +179,15 @@ class Stack:
             return False
         return response.status_code == 200 and "Docker-Distribution-Api-Version" in response.headers
 
+    def wait_healthy(self, seconds: float = 30) -> None:
+        """Until /v2/ answers (a started registry takes a moment), at most `seconds`."""
+        import time
+
+        deadline = time.monotonic() + seconds
+        while not self.healthy():
+            assert time.monotonic() < deadline, f"registry {self.name} not healthy in {seconds} s"
+            time.sleep(0.2)
+
 
 def script_lines(output: str) -> list[str]:
     """An `invoke --dry` script's lines after its header (the lines that move to the
