@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 CONFTEST = Path(__file__).parents[1] / "conftest.py"
-TESTS = '''
+TESTS = """
 import os
 import pytest
 
@@ -25,7 +25,7 @@ def test_restart():
 @pytest.mark.e2e
 def test_real_kind():
     pytest.skip("kind is missing")
-'''
+"""
 INI = """[pytest]
 addopts = -ra --strict-markers -p no:cacheprovider
 markers =
