@@ -88,3 +88,83 @@ def test_the_schema_refuses_a_digest_that_is_not_sha256_hex(real_helm, tmp_path,
     values.write_text(image_values("localhost:5000/rhdemo-api", "1", digest=digest))
     result = helm(real_helm, "template", "rhdemo", str(CHART), "-f", str(values))
     assert result.returncode != 0 and "digest" in result.stderr
+
+
+ALLOWED_VOLUMES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral",
+                   "persistentVolumeClaim", "projected", "secret"}  # fmt: skip
+
+
+def restricted_problems(pod: dict) -> list[str]:
+    """What breaks the Kubernetes 'restricted' Pod Security Standard in a pod spec (the
+    policy's rules), plus this chart's own: no token, a read-only root, resources."""
+    problems = [f"hostX {k}" for k in ("hostNetwork", "hostPID", "hostIPC") if pod.get(k)]
+    if pod.get("automountServiceAccountToken") is not False:
+        problems.append("automountServiceAccountToken is not false")
+    problems += [f"volume {v['name']}" for v in pod.get("volumes") or []
+                 if not set(v) - {"name"} <= ALLOWED_VOLUMES]  # fmt: skip
+    pod_context = pod.get("securityContext") or {}
+    for container in pod["containers"] + pod.get("initContainers", []):
+        context = container.get("securityContext") or {}
+        name = container["name"]
+        for key in ("runAsNonRoot", "seccompProfile", "runAsUser"):
+            context.setdefault(key, pod_context.get(key))
+        if context["runAsNonRoot"] is not True or context["runAsUser"] == 0:
+            problems.append(f"{name}: may run as root")
+        if (context["seccompProfile"] or {}).get("type") not in ("RuntimeDefault", "Localhost"):
+            problems.append(f"{name}: seccompProfile")
+        if context.get("allowPrivilegeEscalation") is not False or context.get("privileged"):
+            problems.append(f"{name}: privilege escalation")
+        capabilities = context.get("capabilities") or {}
+        if "ALL" not in capabilities.get("drop", []) or set(capabilities.get("add", [])) - {
+            "NET_BIND_SERVICE"
+        }:
+            problems.append(f"{name}: capabilities")
+        if context.get("readOnlyRootFilesystem") is not True:
+            problems.append(f"{name}: writable root filesystem")
+        if not (container.get("resources") or {}).get("limits"):
+            problems.append(f"{name}: no resource limits")
+    return problems
+
+
+@pytest.mark.parametrize("values", [None, *sorted((CHART / "ci").glob("*.yaml"))])
+def test_every_pod_the_chart_renders_meets_the_restricted_standard(real_helm, values):
+    from ruamel.yaml import YAML
+
+    args = ["template", "rhdemo", str(CHART)] + (["-f", str(values)] if values else [])
+    result = helm(real_helm, *args)
+    assert result.returncode == 0, result.stderr
+    documents = [d for d in YAML(typ="safe").load_all(result.stdout) if d]
+    pods = {d["kind"]: d["spec"]["template"]["spec"] if d["kind"] == "Deployment" else d["spec"]
+            for d in documents if d["kind"] in ("Deployment", "Pod")}  # fmt: skip
+    assert set(pods) == {"Deployment", "Pod"}  # the app and the `helm test` pod
+    for kind, pod in pods.items():
+        assert restricted_problems(pod) == [], kind
+    app = pods["Deployment"]
+    assert "runAsUser" not in app["securityContext"]  # the image's own non-root user
+    mount = app["containers"][0]["volumeMounts"][0]
+    assert mount["mountPath"] == "/tmp"
+    assert next(v for v in app["volumes"] if v["name"] == mount["name"])["emptyDir"]
+
+
+def test_the_restricted_check_catches_what_the_chart_used_to_render(real_helm, tmp_path):
+    values = tmp_path / "old.yaml"
+    values.write_text(
+        "podSecurityContext: {runAsNonRoot: true, runAsUser: 1000, seccompProfile: null}\n"
+        "securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]},"
+        " readOnlyRootFilesystem: false, seccompProfile: null}\n"
+    )
+    from ruamel.yaml import YAML
+
+    result = helm(real_helm, "template", "rhdemo", str(CHART), "-f", str(values))
+    assert result.returncode == 0, result.stderr
+    deployment = next(d for d in YAML(typ="safe").load_all(result.stdout)
+                      if d and d["kind"] == "Deployment")  # fmt: skip
+    problems = restricted_problems(deployment["spec"]["template"]["spec"])
+    assert problems == ["rhdemo-api: seccompProfile", "rhdemo-api: writable root filesystem"]
+
+
+def test_the_demo_values_pin_the_demo_images_user(real_helm):
+    demo = CHART.parents[1] / "examples" / "demo-app" / "values.yaml"
+    result = helm(real_helm, "template", "rhdemo", str(CHART), "-f", str(demo))
+    assert result.returncode == 0, result.stderr
+    assert "runAsUser: 1000" in result.stdout
