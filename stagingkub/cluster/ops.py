@@ -23,7 +23,7 @@ from stagingkub.cluster.plan import (
 )
 from stagingkub.console import confirm, progress, say
 from stagingkub.docker import state as docker_state
-from stagingkub.errors import StateError
+from stagingkub.errors import StagingkubError, StateError
 from stagingkub.registry import ops as registry_ops
 from stagingkub.registry.plan import RegistrySpec
 from stagingkub.runner import Runner, require_tool, require_tools
@@ -159,7 +159,7 @@ def read_node(engine, name: str, spec: ClusterSpec, with_version: bool = False) 
         )
     from stagingkub.cluster.kind_config import containerd_registry_state
 
-    files = engine.read_tree(name, CONTAINERD_CONFIG.rsplit("/", 1)[0])  # /etc/containerd
+    files = _containerd_files(engine, name)
     config_path, has_mirrors = containerd_registry_state(files.get(CONTAINERD_CONFIG, ""))
     names = spec.wiring.hosts_files()
     hosts = {host: files.get(f"{CERTS_DIR}/{host}/hosts.toml") for host in names}
@@ -175,6 +175,19 @@ def read_node(engine, name: str, spec: ClusterSpec, with_version: bool = False) 
         has_mirrors=has_mirrors,
         containerd_version=version,
     )
+
+
+def _containerd_files(engine, name: str) -> dict[str, str]:
+    """/etc/containerd of a node; a failed read is an error, never "not configured"."""
+    folder = CONTAINERD_CONFIG.rsplit("/", 1)[0]
+    try:
+        return engine.read_tree(name, folder)
+    except StagingkubError as error:
+        raise StateError(
+            f"Could not read {folder} in node {name}, so its registry wiring is unknown (not "
+            f"wrong): {error} Nothing was changed; check `docker exec {name} ls {folder}` "
+            "and re-run."
+        ) from None
 
 
 def read_configmap(context: str) -> str | None:

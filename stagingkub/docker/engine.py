@@ -3,28 +3,25 @@
 The docker SDK costs about 0.3 s to import (requests, urllib3...), twice the whole
 budget of a converged `registry.create` (DESIGN.md); these few GETs, the archive
 read and exec are all the tool asks the engine. Mutations stay CLI commands.
-It finds the engine the way the docker CLI does: DOCKER_HOST, else the current
-`docker context`, else /var/run/docker.sock; TLS from DOCKER_CERT_PATH.
+The engine is found as the docker CLI finds it (docker/address.py). Answers are read
+strictly: 404 means absent, any other non-2xx, a timeout or a reset is an error that
+carries the engine's own message, never "absent".
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import http.client
 import io
 import json
-import os
 import socket
 import ssl
 import tarfile
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
+from stagingkub.docker.address import EngineAddress, engine_address
 from stagingkub.errors import DockerUnavailable, StateError
-
-DEFAULT_HOST = "unix:///var/run/docker.sock"
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -38,70 +35,82 @@ class _UnixConnection(http.client.HTTPConnection):
         self.sock.connect(self.socket_path)
 
 
-def _docker_dir() -> Path:
-    return Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
+def engine_message(status: int, data: bytes) -> str:
+    """The engine's {"message": ...} for an error status, else the start of the body."""
+    try:
+        message = json.loads(data).get("message")
+    except (ValueError, AttributeError):
+        message = None
+    return message or data[:200].decode(errors="replace").strip() or f"status {status}"
 
 
-def engine_address() -> tuple[str, Path | None]:
-    """(host URL, TLS material folder or None), as the docker CLI would choose them."""
-    if os.environ.get("DOCKER_HOST"):
-        tls = os.environ.get("DOCKER_TLS_VERIFY") or os.environ.get("DOCKER_CERT_PATH")
-        return os.environ["DOCKER_HOST"], Path(
-            os.environ.get("DOCKER_CERT_PATH") or _docker_dir()
-        ) if tls else None
-    name = os.environ.get("DOCKER_CONTEXT")
-    if not name:
-        try:
-            name = json.loads((_docker_dir() / "config.json").read_text()).get("currentContext")
-        except (OSError, ValueError):
-            name = None
-    if name and name != "default":
-        digest = hashlib.sha256(name.encode()).hexdigest()
-        try:
-            meta = json.loads(
-                (_docker_dir() / "contexts" / "meta" / digest / "meta.json").read_text()
-            )
-            endpoint = meta["Endpoints"]["docker"]
-        except (OSError, ValueError, KeyError):
-            endpoint = {}
-        if endpoint.get("Host"):
-            tls = _docker_dir() / "contexts" / "tls" / digest / "docker"
-            return endpoint["Host"], tls if tls.is_dir() else None
-    return DEFAULT_HOST, None
+def tls_context(address: EngineAddress) -> ssl.SSLContext:
+    """Verification as the CLI does it: the folder's ca.pem (else the system's), a client
+    certificate when cert.pem is there; DOCKER_TLS without _VERIFY skips the check."""
+    folder = address.cert_dir
+    ca = folder / "ca.pem" if folder and (folder / "ca.pem").exists() else None
+    context = ssl.create_default_context(cafile=str(ca) if ca else None)
+    if not address.verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if folder and (folder / "cert.pem").exists():
+        context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
+    return context
 
 
 class Engine:
     """GET (and exec) against the Docker Engine API; every call has a timeout."""
 
-    def __init__(self, timeout: float = 15.0) -> None:
-        self.host, self.tls = engine_address()
+    def __init__(self, timeout: float = 15.0, address: EngineAddress | None = None) -> None:
+        self.address = address or engine_address()
+        self.host = self.address.host
         self.timeout = timeout
-        url = urlsplit(self.host)
-        if url.scheme not in ("unix", "tcp", "http", "https"):
-            raise DockerUnavailable(
-                f"DOCKER_HOST/context {self.host!r} uses {url.scheme}://, which stagingkub does "
-                "not speak. Use a unix:// socket or tcp:// address (for example through "
-                "`ssh -L` to the remote engine)."
-            )
-        self._url = url
+        self._url = urlsplit(self.host)
 
     def _connection(self, timeout: float | None = None) -> http.client.HTTPConnection:
         timeout = timeout or self.timeout
         if self._url.scheme == "unix":
             return _UnixConnection(self._url.path, timeout)
-        port = self._url.port or (2376 if self.tls else 2375)
-        if self.tls is None and self._url.scheme != "https":
+        port = self._url.port or (2376 if self.address.tls else 2375)
+        if not self.address.tls:
             return http.client.HTTPConnection(self._url.hostname, port, timeout=timeout)
-        context = ssl.create_default_context(cafile=str(self.tls / "ca.pem") if self.tls else None)
-        if self.tls and (self.tls / "cert.pem").exists():
-            context.load_cert_chain(self.tls / "cert.pem", self.tls / "key.pem")
         return http.client.HTTPSConnection(
-            self._url.hostname, port, timeout=timeout, context=context
+            self._url.hostname, port, timeout=timeout, context=tls_context(self.address)
+        )
+
+    def _failure(self, error: Exception, timeout: float) -> DockerUnavailable:
+        if isinstance(error, TimeoutError | socket.timeout):
+            return DockerUnavailable(
+                f"The Docker engine at {self.host} did not answer within {timeout:g} s. It is "
+                "running but busy or stuck: check `docker info` and the daemon's log "
+                "(`journalctl -u docker`), then re-run."
+            )
+        if isinstance(error, ssl.SSLError):
+            return DockerUnavailable(
+                f"TLS to the Docker engine at {self.host} failed: {error}. Check "
+                "DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem) and DOCKER_TLS_VERIFY, or the "
+                "context's TLS material (`docker context inspect`)."
+            )
+        if isinstance(error, ConnectionResetError | http.client.HTTPException):
+            return DockerUnavailable(
+                f"The Docker engine at {self.host} dropped the connection ({error}). Check "
+                "`docker info`; a proxy or a restarting daemon does this. Re-run when it answers."
+            )
+        return DockerUnavailable(
+            f"Cannot reach the Docker engine at {self.host} ({self.address.source}): {error}. "
+            "Start Docker (`sudo systemctl start docker`, or Docker Desktop), check that "
+            "your user may use it (`docker info`), or set DOCKER_HOST to the engine's address."
         )
 
     def request(
         self, method: str, path: str, body: Any = None, timeout: float | None = None
     ) -> tuple[int, bytes]:
+        response, data = self._exchange(method, path, body, timeout)
+        return response.status, data
+
+    def _exchange(
+        self, method: str, path: str, body: Any = None, timeout: float | None = None
+    ) -> tuple[http.client.HTTPResponse, bytes]:
         connection = self._connection(timeout)
         headers = {"Content-Type": "application/json"} if body is not None else {}
         try:
@@ -109,31 +118,40 @@ class Engine:
                 method, path, body=json.dumps(body) if body is not None else None, headers=headers
             )
             response = connection.getresponse()
-            return response.status, response.read()
+            return response, response.read()
         except (OSError, http.client.HTTPException) as error:
-            raise DockerUnavailable(
-                f"Cannot reach the Docker engine at {self.host}: {error}. Start Docker "
-                "(`sudo systemctl start docker`, or Docker Desktop), check that your user may "
-                "use it (`docker info`), or set DOCKER_HOST to the engine's address."
-            ) from None
+            raise self._failure(error, timeout or self.timeout) from None
         finally:
             connection.close()
 
+    def _refused(self, method: str, path: str, status: int, data: bytes) -> StateError:
+        return StateError(
+            f"The Docker engine answered {status} to {method} {path.split('?')[0]}: "
+            f"{engine_message(status, data)}. Check `docker info` and re-run."
+        )
+
     def get(self, path: str, **params: Any) -> Any:
-        """The decoded JSON of a GET, or None for 404."""
+        """The decoded JSON of a GET, or None for 404; any other failure raises."""
         query = f"?{urlencode(params)}" if params else ""
         status, data = self.request("GET", path + query)
         if status == 404:
             return None
-        if status >= 400:
-            raise StateError(f"The Docker engine answered {status} to GET {path}: {data[:300]!r}")
-        return json.loads(data) if data else None
+        if not 200 <= status < 300:
+            raise self._refused("GET", path, status, data)
+        try:
+            return json.loads(data) if data else None
+        except ValueError:
+            raise StateError(
+                f"The Docker engine at {self.host} answered GET {path} with something that is "
+                f"not JSON ({data[:80]!r}): is DOCKER_HOST pointing at the engine's API?"
+            ) from None
 
     def ping(self) -> None:
-        status, _ = self.request("GET", "/_ping")
+        status, data = self.request("GET", "/_ping")
         if status != 200:
             raise DockerUnavailable(
-                f"The Docker engine at {self.host} answered {status} to /_ping."
+                f"The Docker engine at {self.host} answered {status} to /_ping "
+                f"({engine_message(status, data)}): check `docker info`."
             )
 
     def container(self, name: str) -> dict | None:
@@ -167,9 +185,7 @@ class Engine:
                 break
             time.sleep(0.25)
         if status >= 400:
-            raise StateError(
-                f"The Docker engine answered {status} to GET /system/df: {data[:200]!r}"
-            )
+            raise self._refused("GET", "/system/df", status, data)
         return json.loads(data or b"{}")
 
     def version(self) -> dict:
@@ -178,65 +194,64 @@ class Engine:
     def info(self) -> dict:
         return self.get("/info") or {}
 
-    def has_file(self, container: str, path: str) -> bool:
-        """Whether path exists in the container (a stat through the archive API, no exec)."""
-        status, _ = self.request(
-            "HEAD", f"/containers/{quote(container, safe='')}/archive?path={quote(path)}"
-        )
-        return status == 200
+    def _archive(self, container: str, path: str) -> str:
+        return f"/containers/{quote(container, safe='')}/archive?path={quote(path)}"
 
     def stat(self, container: str, path: str) -> dict | None:
         """{name, size, mode, mtime, linkTarget} of a path in a container (running or not),
-        from the archive API's stat header; None when it does not exist."""
-        connection = self._connection()
-        try:
-            connection.request(
-                "HEAD", f"/containers/{quote(container, safe='')}/archive?path={quote(path)}"
-            )
-            response = connection.getresponse()
-            response.read()
-        except (OSError, http.client.HTTPException):
+        from the archive API's stat header; None when it does not exist (404)."""
+        response, data = self._exchange("HEAD", self._archive(container, path))
+        if response.status == 404:
             return None
-        finally:
-            connection.close()
         header = response.getheader("X-Docker-Container-Path-Stat")
         if response.status != 200 or not header:
-            return None
+            raise self._refused("HEAD", f"{container}:{path}", response.status, data)
         return json.loads(base64.b64decode(header))
+
+    def has_file(self, container: str, path: str) -> bool:
+        """Whether path exists in the container (a stat through the archive API, no exec)."""
+        return self.stat(container, path) is not None
 
     def walk(self, container: str, folder: str) -> list[tuple[str, int, float]]:
         """(path below folder's parent, size, mtime) of every file below folder, streamed:
-        file contents pass through without being kept."""
+        file contents pass through without being kept. [] when folder does not exist."""
         connection = self._connection(timeout=120)
         try:
-            connection.request(
-                "GET", f"/containers/{quote(container, safe='')}/archive?path={quote(folder)}"
-            )
+            connection.request("GET", self._archive(container, folder))
             response = connection.getresponse()
             if response.status != 200:
-                response.read()
-                return []
+                data = response.read()
+                if response.status == 404:
+                    return []
+                raise self._refused("GET", f"{container}:{folder}", response.status, data)
             with tarfile.open(fileobj=response, mode="r|") as archive:
                 return [(m.name, m.size, float(m.mtime)) for m in archive if m.isfile()]
-        except (OSError, http.client.HTTPException, tarfile.TarError) as error:
+        except (OSError, http.client.HTTPException) as error:
+            raise self._failure(error, 120) from None
+        except tarfile.TarError as error:
             raise StateError(f"Cannot read {folder} in {container}: {error}") from None
         finally:
             connection.close()
 
     def read_tree(self, container: str, folder: str) -> dict[str, str]:
-        """Every file below folder in a container, by absolute path, in one archive request."""
-        status, data = self.request(
-            "GET", f"/containers/{quote(container, safe='')}/archive?path={quote(folder)}"
-        )
-        if status != 200:
+        """Every file below folder in a container, by absolute path, in one archive request;
+        {} when folder does not exist."""
+        status, data = self.request("GET", self._archive(container, folder))
+        if status == 404:
             return {}
+        if status != 200:
+            raise self._refused("GET", f"{container}:{folder}", status, data)
         files = {}
         parent = folder.rstrip("/").rsplit("/", 1)[0]
-        with tarfile.open(fileobj=io.BytesIO(data)) as archive:
-            for member in archive.getmembers():
-                extracted = archive.extractfile(member) if member.isfile() else None
-                if extracted is not None:
-                    files[f"{parent}/{member.name}"] = extracted.read().decode(errors="replace")
+        try:
+            with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+                for member in archive.getmembers():
+                    extracted = archive.extractfile(member) if member.isfile() else None
+                    if extracted is not None:
+                        text = extracted.read().decode(errors="replace")
+                        files[f"{parent}/{member.name}"] = text
+        except tarfile.TarError as error:
+            raise StateError(f"Cannot read {folder} in {container}: {error}") from None
         return files
 
     def exec(self, container: str, argv: list[str], timeout: float = 30.0) -> tuple[int, str]:
@@ -247,9 +262,7 @@ class Engine:
             {"Cmd": argv, "AttachStdout": True, "AttachStderr": True, "Tty": True},
         )
         if status != 201:
-            raise StateError(
-                f"Cannot exec in {container}: {json.loads(data or b'{}').get('message', status)}"
-            )
+            raise StateError(f"Cannot exec in {container}: {engine_message(status, data)}")
         exec_id = json.loads(data)["Id"]
         _, output = self.request(
             "POST", f"/exec/{exec_id}/start", {"Detach": False, "Tty": True}, timeout

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from stagingkub.console import human_size, say, unconfirmed
 from stagingkub.docker import state as docker_state
-from stagingkub.errors import StateError
+from stagingkub.errors import StagingkubError, StateError
 from stagingkub.registry.api import RegistryHTTPError, TagInfo
 from stagingkub.registry.ops import require_local, running_registry, wait_healthy
 from stagingkub.registry.plan import RegistrySpec
@@ -44,10 +44,18 @@ def config_path(engine, name: str, image: str) -> str:
 
 
 def uploads(engine, name: str, now: float | None = None) -> list[Upload]:
-    """Upload sessions in the registry's storage, newest write first."""
+    """Upload sessions in the registry's storage, newest write first. Fails closed: when
+    the storage cannot be read, gc is refused rather than assumed safe."""
     now = time.time() if now is None else now
     newest: dict[tuple[str, str], float] = {}
-    for path, _, mtime in engine.walk(name, f"{V2}/repositories"):
+    try:
+        files = engine.walk(name, f"{V2}/repositories")
+    except StagingkubError as error:
+        raise StateError(
+            f"registry.gc could not check {name} for uploads in progress, so it collects "
+            f"nothing (an upload during the collection loses its layers): {error}"
+        ) from None
+    for path, _, mtime in files:
         head, marker, tail = path.partition("/_uploads/")
         if not marker:
             continue
