@@ -15,7 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from stagingkub.errors import StateError
 from stagingkub.registry.auth import (
@@ -23,10 +23,10 @@ from stagingkub.registry.auth import (
     RegistryUnauthorized,
     basic_auth,
     bearer_challenge,
-    connect,
     fetch_token,
     unauthorized,
 )
+from stagingkub.registry.transport import Headers, connect
 
 API_HEADER = "Docker-Distribution-Api-Version"
 MANIFEST_TYPES = ", ".join(
@@ -42,6 +42,8 @@ INDEX_TYPES = (
     "application/vnd.docker.distribution.manifest.list.v2+json",
 )
 PAGE_SIZE = 1000  # the registry rejects n > 1000 on /v2/_catalog
+REDIRECTS = 5  # blob storage behind a registry (S3, a CDN) answers with 307s
+TOKEN_MARGIN = 5.0  # seconds before expires_in that a token counts as expired
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,7 @@ class RegistryAPI:
         self._local = threading.local()
         self._opened: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
-        self._tokens: dict[tuple[str, str, str], str] = {}
+        self._tokens: dict[tuple[str, str, str], tuple[str, float]] = {}  # token, expiry
 
     def close(self) -> None:
         with self._lock:
@@ -122,45 +124,91 @@ class RegistryAPI:
                 self._opened.append(connection)
         return connection
 
-    def get(self, path: str, accept: str = "") -> tuple[int, dict[str, str], bytes]:
+    def get(self, path: str, accept: str = "") -> tuple[int, Headers, bytes]:
         return self.request("GET", path, accept)
 
-    def request(
-        self, method: str, path: str, accept: str = ""
-    ) -> tuple[int, dict[str, str], bytes]:
+    def request(self, method: str, path: str, accept: str = "") -> tuple[int, Headers, bytes]:
         """(status, headers, body). A registry with token auth (GHCR, Docker Hub, Harbor's
         token service) answers 401 with a Bearer challenge: the token is fetched with the
-        credentials, cached by scope, and the request sent again with it."""
+        credentials, cached by scope until its expires_in, and the request sent again with
+        it; a 401 to a cached token fetches a new one once."""
         headers = {"Accept": accept} if accept else {}
         if self._auth:
             headers["Authorization"] = self._auth
-        status, answer, body = self._send(method, path, headers)
+        status, answer, body = self._follow(method, path, headers)
         challenge = bearer_challenge(answer) if status == 401 else None
-        if challenge is not None:
-            headers["Authorization"] = "Bearer " + self._token(challenge)
-            status, answer, body = self._send(method, path, headers)
+        for fresh in (False, True):
+            if challenge is None:
+                break
+            headers["Authorization"] = "Bearer " + self._token(challenge, fresh)
+            status, answer, body = self._follow(method, path, headers)
+            challenge = bearer_challenge(answer) if status == 401 else None
         return status, answer, body
 
-    def _token(self, challenge: dict[str, str]) -> str:
+    def _token(self, challenge: dict[str, str], fresh: bool = False) -> str:
         key = (challenge.get("realm", ""), challenge.get("service", ""), challenge.get("scope", ""))
         with self._lock:
-            cached = self._tokens.get(key)
-        if cached is None:
-            cached = fetch_token(challenge, self._auth, self.timeout, self._cafile)
+            token, expiry = self._tokens.get(key, ("", 0.0))
+        if fresh or not token or time.monotonic() >= expiry:
+            token, lifetime = fetch_token(challenge, self._auth, self.timeout, self._cafile)
             with self._lock:
-                self._tokens[key] = cached
-        return cached
+                self._tokens[key] = (token, time.monotonic() + lifetime - TOKEN_MARGIN)
+        return token
 
-    def _send(
+    def _follow(
         self, method: str, path: str, headers: dict[str, str]
-    ) -> tuple[int, dict[str, str], bytes]:
+    ) -> tuple[int, Headers, bytes]:
+        """_send, following 3xx redirects (at most REDIRECTS); another host gets a fresh
+        connection and no Authorization header."""
+        status, answer, body = self._send(method, path, headers)
+        base = self.url + path
+        for _ in range(REDIRECTS):
+            if status not in (301, 302, 303, 307, 308):
+                return status, answer, body
+            location = answer.get("Location")
+            if not location:
+                raise RegistryHTTPError(
+                    f"The registry at {self.url} answered {status} to {method} {path} "
+                    "without a Location to follow."
+                )
+            base = urljoin(base, location)
+            status, answer, body = self._elsewhere(method, base, headers)
+        if status in (301, 302, 303, 307, 308):
+            raise RegistryHTTPError(
+                f"The registry at {self.url} redirected {method} {path} more than {REDIRECTS} "
+                f"times (last to {answer.get('Location')}): a proxy or login page in the way?"
+            )
+        return status, answer, body
+
+    def _elsewhere(
+        self, method: str, url: str, headers: dict[str, str]
+    ) -> tuple[int, Headers, bytes]:
+        parts, own = urlsplit(url), urlsplit(self.url)
+        if (parts.scheme, parts.netloc) == (own.scheme, own.netloc):
+            return self._send(method, url[len(self.url) :] or "/", headers)
+        connection = connect(url, self.timeout, self._cafile)
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        others = {k: v for k, v in headers.items() if k != "Authorization"}
+        try:
+            connection.request(method, target or "/", headers=others)
+            response = connection.getresponse()
+            return response.status, Headers(response.getheaders()), response.read()
+        except (OSError, http.client.HTTPException) as error:
+            raise RegistryHTTPError(
+                f"{url} (where the registry at {self.url} redirected) does not answer "
+                f"({type(error).__name__}: {error})."
+            ) from None
+        finally:
+            connection.close()
+
+    def _send(self, method: str, path: str, headers: dict[str, str]) -> tuple[int, Headers, bytes]:
         """One request; a keep-alive connection the server closed is retried once."""
         for attempt in (1, 2):
             connection = self._connection(fresh=attempt == 2)
             try:
                 connection.request(method, path, headers=headers)
                 response = connection.getresponse()
-                return response.status, dict(response.getheaders()), response.read()
+                return response.status, Headers(response.getheaders()), response.read()
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
                 connection.close()
                 if attempt == 2:
@@ -185,7 +233,7 @@ class RegistryAPI:
                 ) from None
         raise AssertionError("unreachable")
 
-    def get_json(self, path: str, accept: str = "") -> tuple[dict[str, str], Any] | None:
+    def get_json(self, path: str, accept: str = "") -> tuple[Headers, Any] | None:
         """(headers, decoded body), None for 404; other errors raise RegistryHTTPError."""
         status, headers, body = self.get(path, accept)
         if status == 404:
@@ -194,7 +242,15 @@ class RegistryAPI:
             raise RegistryUnauthorized(unauthorized(self.url, bool(self._auth)))
         if status >= 400:
             raise RegistryHTTPError(f"The registry answered {status} to GET {path}: {body[:200]!r}")
-        return headers, json.loads(body or b"{}")
+        try:
+            return headers, json.loads(body or b"{}")
+        except ValueError:
+            kind = headers.get("Content-Type") or "no Content-Type"
+            raise RegistryHTTPError(
+                f"{self.url}{path} answered {status} with something that is not JSON ({kind}: "
+                f"{body[:80]!r}): a proxy, login page or another server answers there, not "
+                "the registry's API."
+            ) from None
 
     def _paged(self, path: str, key: str) -> list[str]:
         items: list[str] = []

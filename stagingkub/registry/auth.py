@@ -1,4 +1,4 @@
-"""How stagingkub authenticates to a registry: TLS trust, Basic credentials, Bearer tokens.
+"""How stagingkub authenticates to a registry: Basic credentials and Bearer tokens.
 
 htpasswd registries (the local one with registry.auth, ECR, Harbor's /v2/) take
 Basic credentials; token registries (GHCR, Docker Hub, Harbor's token service)
@@ -11,10 +11,10 @@ import base64
 import http.client
 import json
 import re
-import ssl
 from urllib.parse import urlsplit
 
 from stagingkub.errors import StateError
+from stagingkub.registry.transport import connect
 
 
 class RegistryHTTPError(StateError):
@@ -23,23 +23,6 @@ class RegistryHTTPError(StateError):
 
 class RegistryUnauthorized(RegistryHTTPError):
     """The registry (or its token service) wants credentials it did not get or refused."""
-
-
-def tls_context(cafile: str | None) -> ssl.SSLContext:
-    """Verify the registry's certificate against the system's CAs, plus ours when given."""
-    context = ssl.create_default_context()
-    if cafile:
-        context.load_verify_locations(cafile=cafile)
-    return context
-
-
-def connect(url: str, timeout: float, cafile: str | None = None) -> http.client.HTTPConnection:
-    parts = urlsplit(url)
-    if parts.scheme == "https":
-        return http.client.HTTPSConnection(
-            parts.hostname, parts.port, timeout=timeout, context=tls_context(cafile)
-        )
-    return http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
 
 
 def basic_auth(username: str, password: str) -> str:
@@ -58,34 +41,52 @@ def bearer_challenge(headers: dict[str, str]) -> dict[str, str] | None:
     return dict(_CHALLENGE_PARAM.findall(value))
 
 
-def fetch_token(challenge: dict[str, str], authorization: str, timeout: float, cafile) -> str:
-    """GET realm?service=...&scope=... (with Basic credentials when given): the token."""
-    from urllib.error import URLError
+def fetch_token(
+    challenge: dict[str, str], authorization: str, timeout: float, cafile
+) -> tuple[str, float]:
+    """GET realm?service=...&scope=... (with Basic credentials when given): (the token, its
+    lifetime in seconds: `expires_in`, else the 60 s the token specification assumes)."""
     from urllib.parse import urlencode
-    from urllib.request import Request, urlopen
 
     realm = challenge.get("realm", "")
     if not realm.startswith(("https://", "http://")):
         raise RegistryHTTPError(f"The registry asked for a token from {realm!r}, not a URL.")
     query = urlencode({k: v for k, v in challenge.items() if k in ("service", "scope")})
-    request = Request(f"{realm}?{query}" if query else realm)
-    if authorization:
-        request.add_header("Authorization", authorization)
-    context = tls_context(cafile) if realm.startswith("https://") else None
+    parts = urlsplit(realm)
+    path = (parts.path or "/") + (f"?{query}" if query else "")
+    status, body = _token_request(realm, path, authorization, timeout, cafile)
+    if status != 200:
+        refused = " (check registry.username and STAGINGKUB_REGISTRY_PASSWORD)" * (status == 401)
+        kind = RegistryUnauthorized if status in (401, 403) else RegistryHTTPError
+        raise kind(f"The registry's token service {realm} refused or failed: {status}{refused}.")
     try:
-        with urlopen(request, timeout=timeout, context=context) as response:
-            document = json.loads(response.read() or b"{}")
-    except (URLError, OSError, ValueError) as error:
-        reason = getattr(error, "code", None) or getattr(error, "reason", None) or error
-        refused = " (check registry.username and STAGINGKUB_REGISTRY_PASSWORD)" * (reason == 401)
-        kind = RegistryUnauthorized if reason in (401, 403) else RegistryHTTPError
-        raise kind(
-            f"The registry's token service {realm} refused or failed: {reason}{refused}."
+        document = json.loads(body or b"{}")
+        token = document.get("token") or document.get("access_token")
+        lifetime = float(document.get("expires_in") or 60)
+    except (ValueError, AttributeError, TypeError):
+        raise RegistryHTTPError(
+            f"The token service {realm} answered something that is not a token (JSON "
+            f"expected, got {body[:60]!r})."
         ) from None
-    token = document.get("token") or document.get("access_token")
     if not token:
         raise RegistryHTTPError(f"The token service {realm} answered without a token.")
-    return str(token)
+    return str(token), lifetime
+
+
+def _token_request(realm: str, path: str, authorization: str, timeout: float, cafile):
+    connection = connect(realm, timeout, cafile)
+    try:
+        headers = {"Authorization": authorization} if authorization else {}
+        connection.request("GET", path, headers=headers)
+        response = connection.getresponse()
+        return response.status, response.read()
+    except (OSError, http.client.HTTPException) as error:
+        raise RegistryHTTPError(
+            f"The registry's token service {realm} does not answer ({type(error).__name__}: "
+            f"{error})."
+        ) from None
+    finally:
+        connection.close()
 
 
 def unauthorized(url: str, sent: bool) -> str:

@@ -123,3 +123,59 @@ def test_diag_skips_what_does_not_apply_to_an_existing_cluster(app_stack, extern
     for name in ("network", "containerd", "pull", "images", "disk"):
         assert report[name]["verdict"] == "skip", name
     assert "kind" not in report["tools"]["summary"]
+
+
+NAMED = "registry.stagingkub.test"  # resolves nowhere: only the proxy knows the way
+
+
+@pytest.fixture
+def named_external(tmp_path, registry_image):
+    """The external registry (TLS, htpasswd) on 127.0.0.2, its certificate for NAMED."""
+    (tmp_path / "named").mkdir()
+    ext = Stack(tmp=tmp_path / "named", image=registry_image)
+    ext.extra_env["STAGINGKUB_REGISTRY_PASSWORD"] = PASSWORD
+    ext.write_profile(tls=True, auth=True, username="ci", host=NAMED, bind_address=HOST,
+                      docker_certs_dir=str(ext.tmp / "certs"))  # fmt: skip
+    result = ext.invoke("registry.create")
+    assert result.returncode == 0, result.stderr
+    ext.ca = ext.files_dir / f"registry-{ext.name}" / "ca.crt"
+    yield ext
+    ext.cleanup()
+
+
+def _push_check(stack: Stack, monkeypatch):
+    """The check image.push makes before pushing: what the registry holds for the tag."""
+    from stagingkub import settings
+    from stagingkub.release import image_ops
+    from stagingkub.release.image import ImageSpec
+    from tests.support.stack import use_stack_settings
+
+    use_stack_settings(stack, monkeypatch)
+    return image_ops._remote_digests(ImageSpec.from_settings(settings.load(), "1.0.0"))
+
+
+def test_an_external_registry_is_asked_through_the_proxy_and_the_local_one_directly(
+    named_external, stack, monkeypatch
+):
+    from tests.support.connect_proxy import connect_proxy
+
+    s = stack
+    s.write_profile(mode="external", host=NAMED, port=named_external.port, project="team",
+                    username="ci", ca_file=str(named_external.ca))  # fmt: skip
+    s.extra_env["STAGINGKUB_REGISTRY_PASSWORD"] = PASSWORD
+    with connect_proxy({NAMED: HOST}) as (proxy, tunnels):
+        for name in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
+            monkeypatch.setenv(name, proxy)
+        monkeypatch.setenv("NO_PROXY", "")
+        assert _push_check(s, monkeypatch) is None  # answered (no such tag yet), via CONNECT
+        assert tunnels == [f"{NAMED}:{named_external.port}"] * len(tunnels) and tunnels
+        monkeypatch.setenv("NO_PROXY", ".stagingkub.test")
+        with pytest.raises(Exception, match=NAMED):  # direct: the name resolves nowhere
+            _push_check(s, monkeypatch)
+        monkeypatch.setenv("NO_PROXY", "")
+        seen = len(tunnels)
+        s.write_profile()  # the local registry, on loopback
+        assert s.invoke("registry.create").returncode == 0
+        s.push("1.0.0")
+        assert _push_check(s, monkeypatch) is not None  # loopback: never proxied
+        assert len(tunnels) == seen
