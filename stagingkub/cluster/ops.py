@@ -346,8 +346,8 @@ def status(settings) -> tuple[list[tuple[str, str]], bool]:
     for node in state.nodes:
         version = ".".join(map(str, node.containerd_version or ())) or "?"
         wiring = "ok" if node.name not in problems else "MISSING " + problems[node.name]
-        rows.append((f"node {node.name}", f"containerd {version}, config_path "
-                     f"{node.config_path or 'unset'}, hosts.toml {wiring}"))  # fmt: skip
+        rows.append((f"node {node.name}", f"containerd {version}, "
+                     f"{node.config_path_shown}, hosts.toml {wiring}"))  # fmt: skip
     rows.append((
         "registry",
         f"{spec.wiring.registry_name} "

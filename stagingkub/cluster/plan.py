@@ -114,6 +114,34 @@ class NodeState:
     containerd_version: tuple[int, int, int] | None = None
 
 
+    @property
+    def containerd_2(self) -> bool:
+        return bool(self.containerd_version and self.containerd_version >= (2, 0, 0))
+
+    @property
+    def default_config_path(self) -> bool:
+        """containerd 2.x with no config_path and no mirrors (kind v0.27+ nodes): its CRI
+        image plugin reads CONTAINERD_2_DEFAULT, which includes /etc/containerd/certs.d."""
+        return self.config_path is None and not self.has_mirrors and self.containerd_2
+
+    @property
+    def reads_certs_dir(self) -> bool:
+        """Whether containerd reads hosts.toml files under /etc/containerd/certs.d."""
+        if self.default_config_path:
+            return True
+        return CERTS_DIR in (self.config_path or "").split(":")
+
+    @property
+    def config_path_shown(self) -> str:
+        if self.default_config_path:
+            return "default config_path (containerd 2.x)"
+        return f"config_path {self.config_path or 'unset'}"
+
+
+# containerd 2.x's default when the config sets no config_path and no mirrors.
+CONTAINERD_2_DEFAULT = "/etc/containerd/certs.d:/etc/docker/certs.d"
+
+
 @dataclass(frozen=True)
 class ClusterState:
     exists: bool
@@ -274,7 +302,7 @@ def check_node(spec: ClusterSpec, node: NodeState) -> None:
                 f"{CONTAINERD_CONFIG} (containerd {version}); containerd "
                 f"2.x refuses that, and 1.x ignores the hosts.toml files. {recreate}"
             )
-        if node.config_path != CERTS_DIR:
+        if not node.reads_certs_dir:
             found = f"config_path = {node.config_path!r}" if node.config_path else "no config_path"
             raise StateError(
                 f"Node {node.name} was created with {found} in its containerd config, so "

@@ -122,7 +122,7 @@ def check_containerd(probe: Probe) -> Result:
 def _node_wiring(spec: ClusterSpec, node) -> tuple[str, str, str]:
     """(evidence line, problem, warning) for one node's containerd registry wiring."""
     version = ".".join(map(str, node.containerd_version or ())) or "?"
-    line = f"{node.name} (containerd {version}): config_path {node.config_path or 'unset'}"
+    line = f"{node.name} (containerd {version}): {node.config_path_shown}"
     problem = _mirrors_problem(node, version) or (
         "" if node.has_mirrors else _config_path_problem(node) or _hosts_problem(spec, node)
     )
@@ -142,7 +142,7 @@ def _mirrors_problem(node, version: str) -> str:
 
 
 def _config_path_problem(node) -> str:
-    if node.config_path != CERTS_DIR:
+    if not node.reads_certs_dir:
         return f"config_path is not {CERTS_DIR}: hosts.toml files are not read"
     return ""
 

@@ -221,6 +221,8 @@ def test_outdated_configmap_is_applied_again():
     [
         (wired(config_path=None, has_mirrors=True), "legacy registry.mirrors"),
         (wired(config_path=None), "no config_path"),
+        (wired(config_path=None, containerd_version=(1, 7, 24)), "no config_path"),
+        (wired(config_path="/etc/docker/certs.d"), "config_path = '/etc/docker/certs.d'"),
         (wired(has_mirrors=True), "both config_path and a registry.mirrors"),
     ],
 )
@@ -230,6 +232,40 @@ def test_nodes_that_files_cannot_fix_stop_with_the_recreate_command(node, words)
         plan_wiring(SPEC, state)
     assert words in str(caught.value)
     assert "invoke cluster.delete --name rhdemo --yes" in str(caught.value)
+
+
+# kind's base config (images/base/files/etc/containerd/config.toml) as kind v0.27+ ships it:
+# no config_path, no mirrors; containerd 2.x then reads its default config_path.
+KIND_BASE_CONFIG = """version = 2
+[plugins."io.containerd.grpc.v1.cri".containerd]
+  discard_unpacked_layers = true
+  snapshotter = "overlayfs"
+  default_runtime_name = "runc"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "registry.k8s.io/pause:3.10"
+  tolerate_missing_hugepages_controller = true
+"""
+
+
+def test_a_plain_kind_v027_cluster_is_wired_not_recreated():
+    config_path, mirrors = containerd_registry_state(KIND_BASE_CONFIG)
+    assert (config_path, mirrors) == (None, False)
+    bare = NodeState(name="rhdemo-control-plane", hosts_files={h: None for h in GOOD_FILES},
+                     config_path=config_path, containerd_version=(2, 1, 4))  # fmt: skip
+    state = ClusterState(exists=True, nodes=(bare,), registry_attached=False, configmap=None)
+    plan = plan_wiring(SPEC, state)
+    steps = commands(plan)
+    assert any(c.startswith("docker network connect") for c in steps)
+    assert any(c.startswith("docker cp") and "rhdemo-control-plane:/etc/containerd/certs.d" in c
+               for c in steps)  # fmt: skip
+    assert steps[-1].startswith("kubectl --context kind-rhdemo apply -f")
+    assert bare.config_path_shown == "default config_path (containerd 2.x)"
+
+
+def test_a_config_path_list_that_includes_certs_d_is_read():
+    node = wired(config_path="/etc/containerd/certs.d:/etc/docker/certs.d")
+    state = ClusterState(exists=True, nodes=(node,), registry_attached=True, configmap=HOSTING)
+    assert plan_wiring(SPEC, state).steps == []
 
 
 def test_mirrors_on_a_containerd_2_node_is_refused():
@@ -265,3 +301,16 @@ def test_kind_version_checks_pass_where_they_should():
         }
     )
     check_kind_version(mirrors, (0, 27, 0))  # an explicit old node image is the user's call
+
+
+@pytest.mark.parametrize(
+    ("version", "problem"),
+    [((2, 0, 3), ""), ((1, 7, 24), "config_path is not /etc/containerd/certs.d")],
+)
+def test_diag_containerd_reports_the_containerd_2_default(version, problem):
+    from stagingkub.diag.cluster import _node_wiring
+
+    line, found, _ = _node_wiring(SPEC, wired(config_path=None, containerd_version=version))
+    assert found.startswith(problem) if problem else found == ""
+    if not problem:
+        assert "default config_path (containerd 2.x)" in line
