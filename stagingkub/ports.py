@@ -23,7 +23,10 @@ def port_in_use(address: str, port: int) -> bool:
 
 
 def process_holding(port: int, proc: Path = Path("/proc")) -> str | None:
-    """'pid 123 (nginx)' for the process listening on port, when /proc tells."""
+    """'pid 123 (nginx)' for the process listening on port, from /proc, or from lsof where
+    there is no /proc (macOS)."""
+    if not (proc / "net").is_dir():
+        return lsof_holder(port)
     inodes = set()
     for table in ("net/tcp", "net/tcp6"):
         try:
@@ -53,6 +56,37 @@ def _owner(inodes: set[str], proc: Path) -> str | None:
         except OSError:
             continue
     return None
+
+
+def lsof_holder(port: int, lsof: str = "lsof") -> str | None:
+    """The listener lsof names (`lsof -nP -iTCP:<port> -sTCP:LISTEN`), bounded to 5 s."""
+    import subprocess
+
+    try:
+        found = subprocess.run(
+            [lsof, "-nP", f"-iTCP:{port}", "-sTCP:LISTEN", "-Fpc"],
+            capture_output=True, text=True, timeout=5,
+        ).stdout  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    fields = {line[0]: line[1:] for line in reversed(found.splitlines()) if line[:1] in "pc"}
+    if "p" not in fields:
+        return None
+    return f"pid {fields['p']} ({fields.get('c', '?')})"
+
+
+AIRPLAY = ("airplay", "controlcenter", "airtunes")
+
+
+def holder_advice(holder: str) -> str:
+    """A sentence for a holder we know: macOS's AirPlay Receiver listens on 5000."""
+    if any(name in holder.lower() for name in AIRPLAY):
+        return (
+            " That is macOS's AirPlay Receiver (Control Center), which listens on 5000 and "
+            "7000: turn it off in System Settings > General > AirDrop & Handoff, or set "
+            "registry.port: 5001 (what kind's own registry guide uses)."
+        )
+    return ""
 
 
 def holder_hint(port: int) -> str:

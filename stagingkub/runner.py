@@ -167,8 +167,13 @@ def _children(pid: int) -> list[int]:
         return found
     import subprocess
 
-    output = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
-    return [int(line) for line in output.split()]
+    try:
+        output = subprocess.run(
+            ["pgrep", "-P", str(pid)], capture_output=True, text=True, timeout=5
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return []  # forwarding a signal never waits on pgrep
+    return [int(line) for line in output.split() if line.isdigit()]
 
 
 @contextlib.contextmanager

@@ -24,6 +24,7 @@ from stagingkub.cluster.plan import (
 from stagingkub.console import confirm, progress, say
 from stagingkub.docker import state as docker_state
 from stagingkub.errors import StagingkubError, StateError
+from stagingkub.external import read
 from stagingkub.registry import ops as registry_ops
 from stagingkub.registry.plan import RegistrySpec
 from stagingkub.runner import Runner, require_tool, require_tools
@@ -35,13 +36,7 @@ KIND_CLUSTER_LABEL = "io.x-k8s.kind.cluster"
 
 
 def _read(argv: list[str]) -> subprocess.CompletedProcess:
-    try:
-        return subprocess.run(argv, capture_output=True, text=True, timeout=READ_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        raise StateError(
-            f"`{' '.join(argv)}` did not answer within {READ_TIMEOUT} s; check that Docker "
-            "and the cluster respond."
-        ) from None
+    return read(argv, READ_TIMEOUT, "Check that Docker and the cluster respond, and re-run.")
 
 
 def kind_version() -> tuple[int, int, int] | None:

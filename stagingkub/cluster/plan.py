@@ -113,7 +113,6 @@ class NodeState:
     has_mirrors: bool = False
     containerd_version: tuple[int, int, int] | None = None
 
-
     @property
     def containerd_2(self) -> bool:
         return bool(self.containerd_version and self.containerd_version >= (2, 0, 0))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 from dataclasses import replace
 
@@ -12,6 +11,7 @@ from stagingkub.cluster.plan import ClusterSpec
 from stagingkub.cluster.pull_errors import Known, classify, failed_pull
 from stagingkub.diag.engine import FAIL, OK, WARN, Probe, Result
 from stagingkub.diag.host import engine, registry_spec
+from stagingkub.external import parse_json, read
 from stagingkub.release.image import ImageSpec
 
 CRICTL_PATHS = ("/usr/local/bin/crictl", "/usr/bin/crictl")
@@ -230,12 +230,8 @@ def _known(probe: Probe, node: str, tag: str) -> Known:
 
 
 def _kubectl(spec: ClusterSpec, namespace: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["kubectl", "--context", spec.context, "-n", namespace, *args, "--request-timeout=10s"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    argv = ["kubectl", "--context", spec.context, "-n", namespace, *args, "--request-timeout=10s"]
+    return read(argv, 30, f"Check `kubectl --context {spec.context} cluster-info`.")
 
 
 def check_k8s(probe: Probe) -> Result:
@@ -250,9 +246,8 @@ def check_k8s(probe: Probe) -> Result:
     stopped = _stopped(probe, spec)
     if stopped is not None:
         return stopped
-    pods = _kubectl(
-        spec, namespace, "get", "pods", "-l", f"app.kubernetes.io/instance={release}", "-o", "json"
-    )
+    selector = f"app.kubernetes.io/instance={release}"
+    pods = _kubectl(spec, namespace, "get", "pods", "-l", selector, "-o", "json")
     if pods.returncode != 0:
         return Result(
             "k8s",
@@ -261,7 +256,9 @@ def check_k8s(probe: Probe) -> Result:
             [pods.stderr.strip()[:500]],
             fix=f"`kubectl --context {spec.context} cluster-info`; `invoke cluster.status`",
         )
-    items = json.loads(pods.stdout or "{}").get("items") or []
+    items = (parse_json(["kubectl", "get", "pods", "-l", selector], pods.stdout) or {}).get(
+        "items"
+    ) or []
     if not items:
         return Result(
             "k8s",

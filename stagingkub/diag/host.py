@@ -143,7 +143,8 @@ def _port_holder(client, spec: RegistrySpec) -> str | None:
     if holders:
         return holders[0]
     if ports.port_in_use(spec.bind_address, spec.port):
-        return ports.process_holding(spec.port) or "another process"
+        holder = ports.process_holding(spec.port) or "another process"
+        return holder + ports.holder_advice(holder)
     return None
 
 

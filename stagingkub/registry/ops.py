@@ -136,7 +136,9 @@ def check_port_free(engine, spec: RegistrySpec, own=None) -> None:
         raise StateError(
             f"Port {spec.port} on {spec.bind_address} is already in use by "
             + ", ".join(holders)
-            + ". Stop that, or choose another port for the registry: set registry.port in "
+            + "."
+            + ports.holder_advice(" ".join(holders))
+            + " Stop that, or choose another port for the registry: set registry.port in "
             "a profile, STAGINGKUB_REGISTRY_PORT in .env, or pass --port (image names then "
             "become localhost:<port>/...). Nothing was changed."
         )

@@ -8,7 +8,6 @@ the task exits 1 so a Jenkins step cannot pass as if it had pruned.
 from __future__ import annotations
 
 import datetime
-import json
 import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
@@ -16,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from stagingkub.console import print_table, say, unconfirmed
 from stagingkub.docker import state as docker_state
 from stagingkub.errors import StateError
+from stagingkub.external import parse_json
 from stagingkub.registry.api import RegistryHTTPError
 from stagingkub.registry.ops import require_local, running_registry
 from stagingkub.registry.plan import RegistrySpec
@@ -98,7 +98,8 @@ def deployed(settings, spec: RegistrySpec) -> dict[tuple[str, str], str]:
                 f"{result.stderr.strip()[:160]}); no tag is protected for it."
             )
         return {}
-    image = ((json.loads(result.stdout or "{}") or {}).get("rhdemo") or {}).get("image") or {}
+    values = parse_json(argv, result.stdout) or {}
+    image = (values.get("rhdemo") or {}).get("image") or {}
     repository, tag = str(image.get("repository") or ""), str(image.get("tag") or "")
     prefix = spec.push_host + "/"
     if not repository.startswith(prefix) or not tag:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import shlex
-import subprocess
 from dataclasses import replace
 from pathlib import Path
 
 from stagingkub.console import say
 from stagingkub.errors import CommandFailed, StateError
+from stagingkub.external import parse_json, read, read_json
 from stagingkub.release.helm import (
     PENDING,
     ReleaseSpec,
@@ -44,18 +44,15 @@ def installed_major() -> int:
     return major
 
 
+HELM_CHECK = "Check that the cluster answers (`invoke cluster.status`) and re-run."
+
+
 def release_state(runner: Runner, spec: ReleaseSpec) -> dict | None:
     """`helm status -o json` (the whole release: info, config, version...), or None when
     the release is not installed."""
-    result = subprocess.run(status_argv(spec), capture_output=True, text=True, timeout=READ_TIMEOUT)
+    result = read(status_argv(spec), READ_TIMEOUT, HELM_CHECK)
     if result.returncode == 0:
-        try:
-            return json.loads(result.stdout or "{}")
-        except ValueError:
-            raise StateError(
-                f"`{shlex.join(status_argv(spec))}` printed something that is not JSON "
-                f"({result.stdout[:120]!r}). Check the helm on PATH (`helm version`)."
-            ) from None
+        return parse_json(status_argv(spec), result.stdout)
     if "not found" in result.stderr:
         return None
     if runner.dry:  # the cluster may not exist yet in a dry run of the whole pipeline
@@ -143,11 +140,7 @@ def _age(timestamp: str) -> float | None:
 
 def _history(spec: ReleaseSpec) -> list[dict]:
     argv = ["helm", "history", spec.release, *spec.scope(), "-o", "json", "--max", "50"]
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=READ_TIMEOUT)
-    try:
-        return json.loads(result.stdout) if result.returncode == 0 else []
-    except ValueError:
-        return []
+    return read_json(argv, READ_TIMEOUT, HELM_CHECK) or []
 
 
 def supplied_values(spec: ReleaseSpec) -> dict:
@@ -223,13 +216,8 @@ def diagnostics(runner: Runner, spec: ReleaseSpec, tail: int = 50) -> None:
 
 
 def failing_pods(kubectl: list[str], release: str) -> list[str]:
-    result = subprocess.run(
-        [*kubectl, "get", "pods", "-l", f"app.kubernetes.io/instance={release}", "-o", "json"],
-        capture_output=True, text=True, timeout=READ_TIMEOUT,
-    )  # fmt: skip
-    if result.returncode != 0:
-        return []
-    pods = json.loads(result.stdout or "{}").get("items") or []
+    argv = [*kubectl, "get", "pods", "-l", f"app.kubernetes.io/instance={release}", "-o", "json"]
+    pods = (read_json(argv, READ_TIMEOUT, HELM_CHECK) or {}).get("items") or []
     return [pod["metadata"]["name"] for pod in pods if not _ready(pod)]
 
 

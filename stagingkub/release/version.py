@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import re
 import shlex
-import subprocess
+import shutil
 from pathlib import Path
 from xml.etree import ElementTree
 
 from stagingkub.errors import InputError, StateError
+from stagingkub.external import read
 from stagingkub.validate import tag as valid_tag
 
 _PLACEHOLDER = re.compile(r"\$\{([^}]+)\}")
@@ -130,16 +131,13 @@ def _maven_config(app_dir: Path) -> dict[str, str]:
         return {}
 
 
+GIT_TIMEOUT = 30.0  # seconds for git describe
+
+
 def git_describe(app_dir: Path) -> str:
     argv = ["git", "-C", str(app_dir), "describe", "--tags", "--always", "--dirty"]
-    try:
-        result = subprocess.run(argv, capture_output=True, text=True, timeout=30)
-    except FileNotFoundError:
-        result = None
-    except subprocess.TimeoutExpired:
-        raise StateError(
-            f"`{shlex.join(argv)}` did not answer within 30 s; pass --version."
-        ) from None
+    found = shutil.which("git") is not None
+    result = read(argv, GIT_TIMEOUT, "Pass --version instead.") if found else None
     if result is None or result.returncode != 0:
         why = "git is not installed" if result is None else result.stderr.strip()[:200]
         raise StateError(

@@ -116,6 +116,35 @@ def test_a_port_held_by_a_process_fails_before_docker_run(stack):
     assert not stack.exists() and not stack.volume_exists()
 
 
+AIRPLAY_LISTENER = """
+import socket, sys, time
+open("/proc/self/comm", "w").write("ControlCenter")  # the name macOS's AirPlay runs under
+listener = socket.socket()
+listener.bind(("127.0.0.1", int(sys.argv[1])))
+listener.listen()
+print("listening", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_port_held_by_airplay_suggests_port_5001(stack):
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen([sys.executable, "-c", AIRPLAY_LISTENER, str(stack.port)],
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "listening"
+        result = stack.invoke("registry.create")
+    finally:
+        holder.kill()
+        holder.wait(10)
+    assert result.returncode == 1
+    assert f"in use by pid {holder.pid} (ControlCenter)" in result.stderr
+    assert "AirPlay Receiver" in result.stderr and "registry.port: 5001" in result.stderr
+    assert not stack.exists()
+
+
 def test_a_port_held_by_another_container_names_it(stack):
     squatter = f"skt-{RUN_ID}-squatter-{stack.port}"
     labels = [a for k, v in LABELS.items() for a in ("--label", f"{k}={v}")]

@@ -13,6 +13,7 @@ MAX_LINES = 40
 # Lower layers first; a module may import its own layer and those before it.
 LAYERS = [
     {"errors", "ports", "schema", "validate", "yamlfile", "console"},
+    {"external"},
     {"settings", "runner", "docker"},
     {"preflight", "registry"},
     {"cluster", "release"},

@@ -75,3 +75,15 @@ def test_next_link(header, expected):
 )
 def test_health_url_uses_an_address_that_answers(address, url):
     assert base_url(address, 5000) == url
+
+
+def test_without_proc_the_holder_comes_from_lsof(tmp_path, monkeypatch):
+    lsof = tmp_path / "bin" / "lsof"  # a STAND-IN printing what `lsof -Fpc` prints on macOS
+    lsof.parent.mkdir()
+    lsof.write_text("#!/bin/sh\nprintf 'p412\\ncControlCenter\\nf5\\n'\n")
+    lsof.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{lsof.parent}:/usr/bin:/bin")
+    holder = ports.process_holding(5000, proc=tmp_path / "no-proc")
+    assert holder == "pid 412 (ControlCenter)"
+    assert "registry.port: 5001" in ports.holder_advice(holder)
+    assert ports.holder_advice("pid 9 (nginx)") == ""
