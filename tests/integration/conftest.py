@@ -47,6 +47,18 @@ def stack(tmp_path, registry_image):
 
 
 @pytest.fixture(scope="session")
+def registry3_image(engine) -> str:
+    """registry:3 if here or pullable, else a STAND-IN with its file layout (the config at
+    /etc/distribution/config.yml, the entrypoint reading it); the same distribution code."""
+    if images.present_or_pulled("registry:3"):
+        return "registry:3"
+    image = f"stagingkub-test/registry3-layout:{RUN_ID}"
+    if not images.image_exists(image):
+        images.build_registry_image(image, LABELS, config_path="/etc/distribution/config.yml")
+    return image
+
+
+@pytest.fixture(scope="session")
 def node_image(engine) -> str:
     """The kind-node STAND-IN image (real containerd), built once per run."""
     tag = f"stagingkub-test/kind-node:{RUN_ID}"

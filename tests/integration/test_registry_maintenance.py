@@ -7,8 +7,7 @@ import re
 import httpx
 import pytest
 
-from tests.support import images
-from tests.support.stack import LABELS, RUN_ID, Stack, docker, echoed, script_lines
+from tests.support.stack import Stack, docker, echoed, script_lines
 
 pytestmark = pytest.mark.integration
 
@@ -174,11 +173,8 @@ def test_prune_and_gc_keep_multi_arch_indexes_whole(stack):
             assert got.status_code == 200
 
 
-def test_gc_uses_registry_3s_config_path(tmp_path, engine):
-    image = f"stagingkub-test/registry3-layout:{RUN_ID}"
-    if not images.image_exists(image):
-        images.build_registry_image(image, LABELS, config_path="/etc/distribution/config.yml")
-    s = Stack(tmp=tmp_path, image=image)  # a STAND-IN for registry:3's file layout
+def test_gc_uses_registry_3s_config_path(tmp_path, registry3_image):
+    s = Stack(tmp=tmp_path, image=registry3_image)
     try:
         _created(s)
         s.push("1.0.0")

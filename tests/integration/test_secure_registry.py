@@ -68,6 +68,22 @@ def test_tls_and_auth_answer_401_without_credentials_and_200_with_them(stack):
     assert again.returncode == 0 and "Nothing to do" in again.stderr
 
 
+def test_registry_3_serves_tls_and_htpasswd_and_takes_a_push(tmp_path, registry3_image):
+    s = Stack(tmp=tmp_path, image=registry3_image)  # registry.image: registry:3
+    try:
+        created(secure(s))
+        assert https(s).status_code == 401
+        assert https(s, auth=("ci", PASSWORD)).status_code == 200
+        version = f"3.0.0-{s.prefix}"
+        _local_image(s, f"rhdemo-api:{version}")
+        result = s.invoke("image.push", "--version", version)
+        assert result.returncode == 0, result.stderr
+        tags = https(s, "/v2/rhdemo-api/tags/list", auth=("ci", PASSWORD)).json()["tags"]
+        assert tags == [version]
+    finally:
+        s.cleanup()
+
+
 def test_push_logs_in_through_stdin_and_pulls_need_the_credentials(stack, tmp_path):
     s = created(secure(stack))
     version = f"7.0.0-{s.prefix}"
