@@ -65,19 +65,23 @@ class _TCPServer(http.server.ThreadingHTTPServer):
 
 
 @contextlib.contextmanager
-def serving(routes: Routes, unix_path: str = "") -> Iterator[tuple[str, list]]:
-    """(address, requests seen): unix:///path for a socket, else http://127.0.0.1:port."""
+def serving(routes: Routes, unix_path: str = "", tls=None) -> Iterator[tuple[str, list]]:
+    """(address, requests seen): unix:///path for a socket, else http://127.0.0.1:port
+    (https:// with tls, an ssl.SSLContext holding the server's certificate)."""
     seen: list[tuple[str, str, dict[str, str]]] = []
     stop = threading.Event()
     handler = handler_for(routes, seen, stop)
     server = _UnixServer(unix_path, handler) if unix_path else _TCPServer(("127.0.0.1", 0), handler)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
         if unix_path:
             yield f"unix://{unix_path}", seen
         else:
-            yield f"http://127.0.0.1:{server.server_address[1]}", seen
+            scheme = "https" if tls is not None else "http"
+            yield f"{scheme}://127.0.0.1:{server.server_address[1]}", seen
     finally:
         stop.set()
         server.shutdown()

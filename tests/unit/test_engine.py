@@ -213,3 +213,46 @@ def test_a_failed_node_read_does_not_advise_recreating_the_cluster(engine, monke
     message = str(error.value)
     assert "unknown (not wrong)" in message and "input/output error" in message
     assert "cluster.delete" not in message and "Recreate" not in message
+
+
+@pytest.fixture
+def tls_engine(tmp_path, docker_dir):
+    """A STAND-IN engine API behind TLS, its certificate for 127.0.0.1 signed by a test CA."""
+    import shutil
+    import ssl
+
+    from stagingkub.registry.tls import Names, ensure_ca, ensure_server
+
+    certs = tmp_path / "certs"
+    _, ca_cert, ca_key = ensure_ca(certs, "test engine CA")
+    ensure_server(certs, Names(dns=("localhost",), ips=("127.0.0.1",)), ca_cert, ca_key)
+    shutil.copy(certs / "ca.crt", certs / "ca.pem")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certs / "server.crt", certs / "server.key")
+    with serving(_engine_answers, tls=context) as (url, _):
+        yield "tcp://" + url.split("://", 1)[1], certs
+
+
+def test_docker_tls_verify_reaches_a_tls_engine_with_the_cert_path_ca(tls_engine, monkeypatch):
+    host, certs = tls_engine
+    monkeypatch.setenv("DOCKER_HOST", host)
+    monkeypatch.setenv("DOCKER_TLS_VERIFY", "1")
+    monkeypatch.setenv("DOCKER_CERT_PATH", str(certs))
+    Engine(timeout=2).ping()
+
+
+def test_a_tls_engine_with_an_unknown_ca_is_a_tls_error(tls_engine, monkeypatch, tmp_path):
+    host, _ = tls_engine
+    monkeypatch.setenv("DOCKER_HOST", host)
+    monkeypatch.setenv("DOCKER_TLS_VERIFY", "1")
+    monkeypatch.setenv("DOCKER_CERT_PATH", str(tmp_path / "empty"))
+    with pytest.raises(DockerUnavailable, match="TLS to the Docker engine"):
+        Engine(timeout=2).ping()
+
+
+def test_without_docker_tls_verify_the_cert_path_is_not_used(tls_engine, monkeypatch):
+    host, certs = tls_engine
+    monkeypatch.setenv("DOCKER_HOST", host)
+    monkeypatch.setenv("DOCKER_CERT_PATH", str(certs))
+    with pytest.raises(DockerUnavailable):  # plain HTTP to a TLS port, as the CLI would
+        Engine(timeout=2).ping()
