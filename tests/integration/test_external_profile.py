@@ -24,17 +24,23 @@ PASSWORD = "Ext-registry-pw-90210"
 HOST = "127.0.0.2"
 
 
-@pytest.fixture
-def external(tmp_path, registry_image):
-    """A registry with TLS and auth on 127.0.0.2 (another address than the tool's default)."""
-    (tmp_path / "external").mkdir()
-    ext = Stack(tmp=tmp_path / "external", image=registry_image)
+def external_registry(folder, image: str, host: str):
+    """A registry with TLS and auth bound to 127.0.0.2, its certificate also for host."""
+    folder.mkdir()
+    ext = Stack(tmp=folder, image=image)
     ext.extra_env["STAGINGKUB_REGISTRY_PASSWORD"] = PASSWORD
-    ext.write_profile(tls=True, auth=True, username="ci", host=HOST, bind_address=HOST,
+    ext.write_profile(tls=True, auth=True, username="ci", host=host, bind_address=HOST,
                       docker_certs_dir=str(ext.tmp / "certs"))  # fmt: skip
     result = ext.invoke("registry.create")
     assert result.returncode == 0, result.stderr
     ext.ca = ext.files_dir / f"registry-{ext.name}" / "ca.crt"
+    return ext
+
+
+@pytest.fixture
+def external(tmp_path, registry_image):
+    """A registry with TLS and auth on 127.0.0.2 (another address than the tool's default)."""
+    ext = external_registry(tmp_path / "external", registry_image, HOST)
     yield ext
     ext.cleanup()
 
@@ -130,15 +136,8 @@ NAMED = "registry.stagingkub.test"  # resolves nowhere: only the proxy knows the
 
 @pytest.fixture
 def named_external(tmp_path, registry_image):
-    """The external registry (TLS, htpasswd) on 127.0.0.2, its certificate for NAMED."""
-    (tmp_path / "named").mkdir()
-    ext = Stack(tmp=tmp_path / "named", image=registry_image)
-    ext.extra_env["STAGINGKUB_REGISTRY_PASSWORD"] = PASSWORD
-    ext.write_profile(tls=True, auth=True, username="ci", host=NAMED, bind_address=HOST,
-                      docker_certs_dir=str(ext.tmp / "certs"))  # fmt: skip
-    result = ext.invoke("registry.create")
-    assert result.returncode == 0, result.stderr
-    ext.ca = ext.files_dir / f"registry-{ext.name}" / "ca.crt"
+    """The external registry on 127.0.0.2, its certificate for NAMED."""
+    ext = external_registry(tmp_path / "named", registry_image, NAMED)
     yield ext
     ext.cleanup()
 
