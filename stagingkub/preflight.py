@@ -6,12 +6,12 @@ import functools
 import json
 import os
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from stagingkub.console import INSTALL_HINTS as HINTS
-from stagingkub.errors import DockerUnavailable
+from stagingkub.errors import DockerUnavailable, StagingkubError
+from stagingkub.external import read
 from stagingkub.runner import ToolMissing
 from stagingkub.validate import parse_version
 
@@ -32,8 +32,8 @@ class Tool:
 
 def _output(argv: list[str]) -> str:
     try:
-        result = subprocess.run(argv, capture_output=True, text=True, timeout=READ_TIMEOUT)
-    except (OSError, subprocess.TimeoutExpired):
+        result = read(argv, READ_TIMEOUT)
+    except StagingkubError:  # missing or hung: preflight reports the tool as unusable
         return ""
     return (result.stdout + result.stderr).strip()
 

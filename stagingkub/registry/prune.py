@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import datetime
 import shutil
-import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
 from stagingkub.console import print_table, say, unconfirmed
 from stagingkub.docker import state as docker_state
 from stagingkub.errors import StateError
-from stagingkub.external import parse_json
+from stagingkub.external import parse_json, read
 from stagingkub.registry.api import RegistryHTTPError
 from stagingkub.registry.ops import require_local, running_registry
 from stagingkub.registry.plan import RegistrySpec
@@ -87,10 +86,12 @@ def deployed(settings, spec: RegistrySpec) -> dict[tuple[str, str], str]:
         return {}
     argv = ["helm", "get", "values", d.release, "--namespace", d.namespace]
     argv += ["--kube-context", context, "-o", "json"]
-    try:
-        result = subprocess.run(argv, capture_output=True, text=True, timeout=HELM_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        result = subprocess.CompletedProcess(argv, 1, "", f"no answer in {HELM_TIMEOUT} s")
+    result = read(
+        argv,
+        HELM_TIMEOUT,
+        "prune protects the tag the release runs, so it stops "
+        "here: check `invoke cluster.status`, or delete nothing until helm answers.",
+    )
     if result.returncode != 0:
         if "not found" not in result.stderr:
             say(
