@@ -156,6 +156,41 @@ SCHEMA: dict[str, dict[str, Spec]] = {
             optional=True,
         ),
     },
+    "cache": {
+        "mirrors": Spec(
+            list,
+            validate.mirrors,
+            "Pull-through caches: [{upstream, remote_url, port}]; empty for none (the guide).",
+        ),
+        "prefix": Spec(
+            str,
+            validate.docker_name,
+            "Mirror containers are <prefix>-<upstream> (kind-cache-docker-io), volumes -data.",
+        ),
+        "image": Spec(str, validate.image_reference, "Image of the mirrors (registry:2)."),
+        "offline": Spec(
+            bool,
+            None,
+            "Serve what the mirrors hold, read-only, without their upstreams (no network).",
+        ),
+        "warm_images": Spec(
+            list, validate.image_references, "Images cache.warm pulls besides the chart's."
+        ),
+        "dockerhub_username": Spec(
+            str,
+            None,
+            "Docker Hub user for the docker.io mirror (only from .env or the environment).",
+            secret=True,
+            optional=True,
+        ),
+        "dockerhub_password": Spec(
+            str,
+            None,
+            "Docker Hub password or access token (only from .env or the environment).",
+            secret=True,
+            optional=True,
+        ),
+    },
     "output": {
         "progress_every": Spec(
             float, validate.seconds, "Seconds between 'still waiting' lines off a terminal (10)."

@@ -75,7 +75,7 @@ class Settings:
         if isinstance(value, dict):
             return ",".join(f"{k}={v}" for k, v in value.items()) or "(none)"
         if isinstance(value, list):
-            return ",".join(value) or "(none)"
+            return ",".join(_item(item) for item in value) or "(none)"
         if isinstance(value, bool):
             return "true" if value else "false"
         if value == "":
@@ -131,6 +131,35 @@ def load(
     return Settings(values=values, sources=sources, profile=profile_name, root=root)
 
 
+def _item(item: Any) -> str:
+    """A list entry as printed: a mirror as upstream->remote_url@port."""
+    if isinstance(item, dict):
+        return f"{item['upstream']}->{item['remote_url']}@{item['port']}"
+    return str(item)
+
+
+def _check_cache(values: dict, said) -> None:
+    if not values["cache.mirrors"]:
+        return
+    if values["cluster.wiring"] == "mirrors":
+        raise ConfigError(
+            f"cache.mirrors needs cluster.wiring 'hosts' ({said('cluster.wiring')}): the "
+            "legacy mirrors patch cannot fall back to the upstream when a mirror is down."
+        )
+    taken = {m["port"]: m["upstream"] for m in values["cache.mirrors"]}
+    if values["registry.mode"] == "local" and values["registry.port"] in taken:
+        raise ConfigError(
+            f"The mirror of {taken[values['registry.port']]} and the registry both want port "
+            f"{values['registry.port']} ({said('registry.port')}). Give that mirror another "
+            "port in cache.mirrors."
+        )
+    if values["cache.dockerhub_password"] and not values["cache.dockerhub_username"]:
+        raise ConfigError(
+            "STAGINGKUB_CACHE_DOCKERHUB_PASSWORD is set without a user: set "
+            "STAGINGKUB_CACHE_DOCKERHUB_USERNAME too (in .env or the environment)."
+        )
+
+
 def _check_combinations(values: dict, sources: dict) -> None:
     """Settings that are fine alone but not together, named with where each came from."""
 
@@ -161,6 +190,7 @@ def _check_combinations(values: dict, sources: dict) -> None:
             f"{said('registry.tls')} needs cluster.wiring 'hosts': the legacy mirrors patch "
             f"has no place for the registry's CA ({said('cluster.wiring')})."
         )
+    _check_cache(values, said)
     if values["registry.auth"] and not values["registry.username"]:
         raise ConfigError(
             f"{said('registry.auth')} needs a user: set registry.username (profile, .env or "

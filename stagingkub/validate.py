@@ -391,3 +391,49 @@ def seconds_of(duration: str) -> float:
     """A Go duration (5m, 1m30s, 90s, 1h) in seconds."""
     units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
     return sum(float(n) * units[u] for n, u in re.findall(r"([0-9.]+)(ms|s|m|h)", duration))
+
+
+_MIRROR_KEYS = {"upstream", "remote_url", "port"}
+_REMOTE_URL = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?")
+
+
+def mirrors(value: list, what: str) -> list[dict]:
+    """cache.mirrors: [{upstream: docker.io, remote_url: https://registry-1.docker.io,
+    port: 5101}, ...], each upstream and port once."""
+    example = (
+        "for example `- {upstream: docker.io, remote_url: https://registry-1.docker.io, "
+        "port: 5101}` (config/cache.yaml has the usual four)"
+    )
+    found: list[dict] = []
+    for number, entry in enumerate(value, 1):
+        where = f"entry {number} of {what}"
+        if not isinstance(entry, dict) or set(entry) != _MIRROR_KEYS:
+            got = sorted(entry) if isinstance(entry, dict) else repr(entry)
+            raise InputError(
+                f"{where} is {got}; each mirror is a mapping of exactly upstream, remote_url "
+                f"and port ({example}). Mirrors are set in a profile file, not in .env."
+            )
+        upstream = host_name(str(entry["upstream"]).split(":")[0], f"the upstream of {where}")
+        if ":" in str(entry["upstream"]):
+            upstream += ":" + str(port(str(entry["upstream"]).split(":", 1)[1], where))
+        remote = str(entry["remote_url"])
+        if not _REMOTE_URL.fullmatch(remote):
+            raise InputError(
+                f"the remote_url of {where} is {remote!r}; give the upstream's registry API as "
+                "http(s)://host[:port] (Docker Hub's is https://registry-1.docker.io)."
+            )
+        found.append(
+            {"upstream": upstream, "remote_url": remote.rstrip("/"),
+             "port": port(entry["port"], f"the port of {where}")}
+        )  # fmt: skip
+    for key in ("upstream", "port"):
+        seen = [entry[key] for entry in found]
+        twice = sorted({str(item) for item in seen if seen.count(item) > 1})
+        if twice:
+            raise InputError(f"{what} names the {key} {', '.join(twice)} more than once.")
+    return found
+
+
+def image_references(value: list, what: str) -> list[str]:
+    """A list of full image references (cache.warm_images)."""
+    return [image_reference(item, f"entry {n} of {what}") for n, item in enumerate(value, 1)]
