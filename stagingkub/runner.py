@@ -64,11 +64,13 @@ class Runner:
         cwd: Path | None = None,
         stdin: str | None = None,
         waits: str = "",
+        env: dict[str, str] | None = None,
     ) -> Any:
         """Run argv; a non-zero exit raises CommandFailed unless warn=True.
 
         cwd becomes a `cd DIR && ` prefix, so the echoed line still stands alone;
-        stdin (a secret, typically) is fed to the command and never echoed.
+        stdin (a secret, typically) is fed to the command and never echoed; so is env, added
+        to the command's environment.
         """
         command = shlex.join(argv)
         if cwd is not None:
@@ -80,19 +82,23 @@ class Runner:
         self.commands += 1
         beat = progress(waits, self.progress_every) if waits and not self.dry else quiet()
         with beat, forward_signals() as received:
-            result = self.context.run(
-                command,
-                echo=True,
-                echo_format="{command}" if self.dry else "+ {command}",
-                warn=True,
-                hide=hide,
-                in_stream=io.StringIO(stdin) if stdin is not None else False,
-            )
+            result = self._context_run(command, hide, stdin, env)
         if received:
             raise _interrupted(received[0], command, result.exited)
         if result.exited != 0 and not warn:
             raise CommandFailed(command, result.exited, result.stderr)
         return result
+
+    def _context_run(self, command: str, hide: Any, stdin: str | None, env: dict | None) -> Any:
+        return self.context.run(
+            command,
+            echo=True,
+            echo_format="{command}" if self.dry else "+ {command}",
+            warn=True,
+            hide=hide,
+            in_stream=io.StringIO(stdin) if stdin is not None else False,
+            **({"env": env} if env else {}),
+        )
 
     def write_file(
         self, path: Path, text: str, *, private: bool = False, shell_text: str = ""

@@ -44,6 +44,17 @@ def engine_message(status: int, data: bytes) -> str:
     return message or data[:200].decode(errors="replace").strip() or f"status {status}"
 
 
+def demultiplex(data: bytes) -> bytes:
+    """The payload of a non-TTY attach/logs stream: frames of an 8-byte header (stream,
+    0, 0, 0, big-endian length) and the bytes; text that is not framed is returned as is."""
+    out, at = bytearray(), 0
+    while at + 8 <= len(data) and data[at] in (0, 1, 2) and data[at + 1 : at + 4] == b"\0\0\0":
+        length = int.from_bytes(data[at + 4 : at + 8], "big")
+        out += data[at + 8 : at + 8 + length]
+        at += 8 + length
+    return bytes(out) + data[at:]
+
+
 def tls_context(address: EngineAddress) -> ssl.SSLContext:
     """Verification as the CLI does it: the folder's ca.pem (else the system's), a client
     certificate when cert.pem is there; DOCKER_TLS without _VERIFY skips the check."""
@@ -253,6 +264,15 @@ class Engine:
         except tarfile.TarError as error:
             raise StateError(f"Cannot read {folder} in {container}: {error}") from None
         return files
+
+    def logs(self, container: str, tail: int = 20) -> str:
+        """The last lines a container wrote (stdout and stderr), '' when it is gone."""
+        status, data = self.request(
+            "GET", f"/containers/{quote(container, safe='')}/logs?stdout=1&stderr=1&tail={tail}"
+        )
+        if status != 200:
+            return ""
+        return demultiplex(data).decode(errors="replace")
 
     def exec(self, container: str, argv: list[str], timeout: float = 30.0) -> tuple[int, str]:
         """Run argv in a running container: (exit code, stdout and stderr together)."""

@@ -13,6 +13,7 @@ MANAGED_LABEL = "io.stagingkub.managed"
 ROLE_LABEL = "io.stagingkub.role"
 REGISTRY_DATA = "/var/lib/registry"
 REGISTRY_CONTAINER_PORT = 5000
+DEBUG_CONTAINER_PORT = 5001  # distribution's debug server (REGISTRY_HTTP_DEBUG_ADDR)
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,11 @@ class ContainerState:
     restart_policy: str
     networks: list[str] = field(default_factory=list)
     binds: dict[str, str] = field(default_factory=dict)  # destination -> host path
+    debug_port: int | None = None  # a mirror's debug server, as published on the host
+
+    @property
+    def debug_published(self) -> bool:
+        return self.debug_port is not None
 
     @property
     def running(self) -> bool:
@@ -84,12 +90,26 @@ def state_from_attrs(attrs: dict) -> ContainerState:
         env=config.get("Env") or [],
         restart_policy=(host_config.get("RestartPolicy") or {}).get("Name", ""),
         networks=sorted((attrs.get("NetworkSettings") or {}).get("Networks") or {}),
+        debug_port=_published(attrs, DEBUG_CONTAINER_PORT),
         binds={
             m["Destination"]: m.get("Source", "")
             for m in attrs.get("Mounts") or []
             if m.get("Type") == "bind" and m.get("Destination")
         },
     )
+
+
+def _published(attrs: dict, port: int) -> int | None:
+    """The host port a container port is published on: the configured binding, or the one
+    the engine picked for an ephemeral `-p ip::port` (NetworkSettings, while it runs)."""
+    for where in ((attrs.get("NetworkSettings") or {}).get("Ports"),
+                  (attrs.get("HostConfig") or {}).get("PortBindings")):  # fmt: skip
+        for binding in (where or {}).get(f"{port}/tcp") or []:
+            if (binding.get("HostPort") or "").isdigit():
+                return int(binding["HostPort"])
+    if f"{port}/tcp" in ((attrs.get("HostConfig") or {}).get("PortBindings") or {}):
+        return 0  # published, the port picked at the next start
+    return None
 
 
 def network_exists(engine: Any, name: str) -> bool:

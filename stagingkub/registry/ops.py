@@ -13,6 +13,7 @@ from stagingkub.errors import StateError
 from stagingkub.registry.api import RegistryHTTPError, quick_ping
 from stagingkub.registry.api import wait_healthy as wait_for_registry
 from stagingkub.registry.plan import (
+    PROXY_SECRETS,
     RegistrySpec,
     data_volumes,
     plan_create,
@@ -40,10 +41,7 @@ def ensure(
     plan = _plan(engine, spec, current, network, recreate=recreate, assume_absent=assume_absent)
     if plan.needs_port:
         check_port_free(engine, spec, own=current)
-    for argv in plan.commands:
-        result = runner.run(argv, warn=True)
-        if result.exited != 0:
-            _tolerate_concurrent_create(engine, spec, argv, result)
+    _carry_out(runner, engine, spec, plan.commands)
     if renewed and current is not None and current.running and not plan.starts:
         runner.run(["docker", "restart", spec.name])  # it reads certificates and htpasswd at start
         plan.starts = True
@@ -54,12 +52,31 @@ def ensure(
         _tls_ops().trust_on_host(runner, spec)
     if not plan.commands and not renewed:
         runner.note(
-            f"Registry {spec.name} is up to date: running, healthy at {spec.url}"
+            f"{_title(spec)} is up to date: running, healthy at {spec.url}"
             + _network_words(network, spec)
             + ". Nothing to do."
         )
     elif not runner.dry:
-        say(f"Registry {spec.name}: " + "; ".join(plan.changes) + f". Healthy at {spec.url}.")
+        say(f"{_title(spec)}: " + "; ".join(plan.changes) + f". Healthy at {spec.url}.")
+
+
+def _title(spec: RegistrySpec) -> str:
+    return (
+        f"Mirror {spec.name} (of {spec.proxy_url})" if spec.proxy_url else f"Registry {spec.name}"
+    )
+
+
+def _carry_out(runner: Runner, engine, spec: RegistrySpec, commands: list[list[str]]) -> None:
+    """The plan's commands; `docker run` of a mirror takes the upstream login from its
+    environment (a --dry script exports it from the settings' variables first)."""
+    for argv in commands:
+        env = spec.run_env if argv[:2] == ["docker", "run"] else {}
+        if env and runner.dry:
+            user, password = spec.credentials_from
+            runner.script(f'export {PROXY_SECRETS[0]}="${user}" {PROXY_SECRETS[1]}="${password}"')
+        result = runner.run(argv, warn=True, env=env or None)
+        if result.exited != 0:
+            _tolerate_concurrent_create(engine, spec, argv, result)
 
 
 def _unfinished_gc(runner: Runner, spec: RegistrySpec) -> None:

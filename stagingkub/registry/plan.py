@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from stagingkub.docker.state import (
+    DEBUG_CONTAINER_PORT,
     MANAGED_LABEL,
     REGISTRY_CONTAINER_PORT,
     REGISTRY_DATA,
@@ -25,6 +26,11 @@ TLS_ENV = (
     f"REGISTRY_HTTP_TLS_CERTIFICATE={SECURE_MOUNT}/server.crt",
     f"REGISTRY_HTTP_TLS_KEY={SECURE_MOUNT}/server.key",
 )
+DEBUG_PORT = DEBUG_CONTAINER_PORT  # a mirror's /debug/vars: the proxy's hits and misses
+DEBUG_ENV = f"REGISTRY_HTTP_DEBUG_ADDR=:{DEBUG_PORT}"
+PROXY_URL = "REGISTRY_PROXY_REMOTEURL"
+READ_ONLY = 'REGISTRY_STORAGE_MAINTENANCE_READONLY={"enabled":true}'  # an offline mirror
+PROXY_SECRETS = ("REGISTRY_PROXY_USERNAME", "REGISTRY_PROXY_PASSWORD")  # from the runner's env
 AUTH_ENV = (
     "REGISTRY_AUTH=htpasswd",
     "REGISTRY_AUTH_HTPASSWD_REALM=stagingkub",
@@ -51,6 +57,11 @@ class RegistrySpec:
     docker_certs_dir: str = "/etc/docker/certs.d"
     username: str = ""
     password: str = field(default="", repr=False, compare=False)
+    role: str = "registry"  # or "cache": a pull-through mirror of proxy_url
+    proxy_url: str = ""
+    proxy_credentials: tuple[str, str] = field(default=("", ""), repr=False, compare=False)
+    credentials_from: tuple[str, str] = ("", "")  # the settings' variables (--dry scripts)
+    offline: bool = False  # a mirror serving its storage read-only, without its upstream
 
     @classmethod
     def from_settings(cls, settings) -> RegistrySpec:
@@ -109,7 +120,15 @@ class RegistrySpec:
 
     @property
     def labels(self) -> dict[str, str]:
-        return {MANAGED_LABEL: "true", ROLE_LABEL: "registry", **dict(self.extra_labels)}
+        return {MANAGED_LABEL: "true", ROLE_LABEL: self.role, **dict(self.extra_labels)}
+
+    @property
+    def run_env(self) -> dict[str, str]:
+        """What `docker run -e NAME` takes from its environment: the upstream's login,
+        so it never appears in an echoed command line."""
+        if not self.proxy_url or self.offline or not self.proxy_credentials[0]:
+            return {}
+        return dict(zip(PROXY_SECRETS, self.proxy_credentials, strict=True))
 
     @property
     def publish(self) -> str:
@@ -141,6 +160,7 @@ def run_argv(spec: RegistrySpec) -> list[str]:
         "-e",
         DELETE_ENABLED,
         *_secure_args(spec),
+        *_proxy_args(spec),
         *_label_args(spec.labels),
         spec.image,
     ]
@@ -153,6 +173,18 @@ def _secure_args(spec: RegistrySpec) -> list[str]:
     args = ["-v", f"{spec.secure_dir}:{SECURE_MOUNT}:ro"]
     for variable in spec.secure_env:
         args += ["-e", variable]
+    return args
+
+
+def _proxy_args(spec: RegistrySpec) -> list[str]:
+    """A mirror: proxy mode, its debug server on an ephemeral loopback port, the login by name."""
+    if not spec.proxy_url:
+        return []
+    host = f"[{spec.bind_address}]" if ":" in spec.bind_address else spec.bind_address
+    mode = READ_ONLY if spec.offline else f"{PROXY_URL}={spec.proxy_url}"
+    args = ["-e", mode, "-e", DEBUG_ENV, "-p", f"{host}::{DEBUG_PORT}"]
+    for name in spec.run_env:
+        args += ["-e", name]
     return args
 
 
@@ -193,7 +225,33 @@ def drift(spec: RegistrySpec, state: ContainerState) -> list[str]:
         differences.append("the delete API is off (REGISTRY_STORAGE_DELETE_ENABLED unset)")
     if state.restart_policy != "always":
         differences.append(f"restart policy is {state.restart_policy or 'no'!r}, wanted 'always'")
-    return differences + _secure_drift(spec, state)
+    return differences + _secure_drift(spec, state) + _proxy_drift(spec, state)
+
+
+def _proxy_drift(spec: RegistrySpec, state: ContainerState) -> list[str]:
+    """A mirror's upstream, debug server and login; a registry must not be a proxy."""
+    env = dict(item.split("=", 1) for item in state.env if "=" in item)
+    if not spec.proxy_url:
+        if PROXY_URL in env:
+            return [f"it is a pull-through cache of {env[PROXY_URL]} (a proxy refuses pushes)"]
+        return []
+    if spec.offline:
+        if PROXY_URL in env or READ_ONLY not in state.env:
+            return ["it is a mirror of its upstream; cache.offline wants it serving its cache"]
+        return []
+    if READ_ONLY in state.env:
+        return ["it serves its cache offline (cache.offline); settings want a mirror again"]
+    differences = []
+    if env.get(PROXY_URL) != spec.proxy_url:
+        differences.append(
+            f"it mirrors {env.get(PROXY_URL) or 'nothing'}, settings want {spec.proxy_url}"
+        )
+    if DEBUG_ENV not in state.env or not state.debug_published:
+        differences.append(f"its debug server (:{DEBUG_PORT}, the hit counters) is not published")
+    wanted = spec.run_env
+    if [env.get(name, "") for name in PROXY_SECRETS] != [wanted.get(n, "") for n in PROXY_SECRETS]:
+        differences.append("its upstream login differs from the settings (values not shown)")
+    return differences
 
 
 def _secure_drift(spec: RegistrySpec, state: ContainerState) -> list[str]:
