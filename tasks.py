@@ -8,11 +8,12 @@ __path__ = [str(Path(__file__).with_name("tasks"))]
 
 from invoke import Collection
 
-from tasks import cluster, deploy, diag, image, registry
+from tasks import cache, cluster, deploy, diag, image, registry
 
 ns = Collection()
 ns.add_collection(registry.ns)
 ns.add_collection(cluster.ns)
+ns.add_collection(cache.ns)
 ns.add_collection(image.ns)
 ns.add_collection(deploy.ns)
 ns.add_collection(diag.ns)

@@ -115,6 +115,11 @@ def _infrastructure(steps: Steps, runner: Runner, settings, image: ImageSpec, en
                   ran="created or repaired")  # fmt: skip
     else:
         steps.skip("registry", f"external registry {image.push_host}")
+    if settings.cache.mirrors:
+        from stagingkub.cache import ops as cache_ops
+
+        steps.run("cache", cache_ops.ensure_all, runner, cache_ops.configured(settings),
+                  engine=engine, ran="created or repaired")  # fmt: skip
     if settings.cluster.mode == "kind":
         steps.run("cluster", cluster_ops.create, runner, settings, ensure_registry=False,
                   ran="created or repaired")  # fmt: skip

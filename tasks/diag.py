@@ -93,6 +93,15 @@ def insecure(c, profile=None):
     _report("insecure", profile)
 
 
+@task
+def cache(c, profile=None):
+    """Are the pull-through caches healthy, and does the host's Docker use the docker.io one.
+
+    Shows bytes stored and hits/misses; prints the daemon.json lines, never edits it.
+    """
+    _report("cache", profile)
+
+
 @task(
     name="all",
     help={
@@ -126,5 +135,5 @@ def all_checks(c, version="", format="text", junit="", profile=None):
 
 ns = Collection(
     "diag", all_checks, config, tools, docker, registry, network, containerd, images, pull,
-    k8s, disk, insecure,
+    k8s, disk, insecure, cache,
 )  # fmt: skip

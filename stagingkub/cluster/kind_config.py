@@ -35,6 +35,7 @@ class Wiring:
     ca_file: str = ""  # that CA on this machine, copied next to each hosts.toml
     auth_header: str = field(default="", repr=False, compare=False)  # "Basic ..." (registry.auth)
     username: str = ""  # for the --dry script, which reads the password from the environment
+    mirrors: tuple[tuple[str, str, str], ...] = ()  # (upstream, remote_url, mirror endpoint)
 
     @property
     def pull_host(self) -> str:
@@ -53,16 +54,32 @@ class Wiring:
     def hosts_files(self, authorization: str | None = None) -> dict[str, str]:
         """certs.d sub-directory -> hosts.toml text, for every name the nodes may pull by.
         authorization replaces the real header (the --dry script's shell expansion)."""
-        names = [self.pull_host, self.in_network_host]
         header = self.auth_header if authorization is None else authorization
-        return {
+        files = {
             name: hosts_toml(
                 self.endpoint,
                 ca=f"{CERTS_DIR}/{name}/{CA_NAME}" if self.tls else "",
                 authorization=header if self.auth_header else "",
             )
-            for name in dict.fromkeys(names)
+            for name in self.registry_names
         }
+        return files | self.mirror_files()
+
+    @property
+    def registry_names(self) -> list[str]:
+        """certs.d names of the local registry: localhost:5000 and kind-registry:5000."""
+        return list(dict.fromkeys([self.pull_host, self.in_network_host]))
+
+    @property
+    def mirror_names(self) -> list[str]:
+        """The cache containers, by the names their endpoints use."""
+        return [endpoint.split("//", 1)[1].rsplit(":", 1)[0] for _, _, endpoint in self.mirrors]
+
+    def mirror_files(self) -> dict[str, str]:
+        """certs.d/<upstream>/hosts.toml of each pull-through cache (cache.mirrors)."""
+        from stagingkub.cache.plan import mirror_hosts_toml
+
+        return {up: mirror_hosts_toml(remote, endpoint) for up, remote, endpoint in self.mirrors}
 
     def shell_authorization(self) -> str:
         """The header as the --dry script computes it: the password from the environment."""
@@ -81,7 +98,7 @@ class Wiring:
                 f"registry.tls is on but its CA ({self.ca_file}) does not exist yet: run "
                 "`invoke registry.create` first (cluster.create and deploy do)."
             ) from None
-        return {name: pem for name in self.hosts_files()}
+        return {name: pem for name in self.registry_names}
 
     def patch(self) -> str:
         """The containerdConfigPatches entry for this mode."""

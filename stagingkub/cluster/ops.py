@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 import subprocess
+from dataclasses import replace
 
 from stagingkub.cluster.kind_config import (
     CA_NAME,
@@ -221,7 +222,14 @@ def read_state(
         nodes=nodes,
         registry_attached=registry_attached(engine, spec.wiring.registry_name, spec.network),
         configmap=read_configmap(spec.context),
+        mirrors_detached=mirrors_detached(engine, spec),
     )
+
+
+def mirrors_detached(engine, spec: ClusterSpec) -> tuple[str, ...]:
+    """The pull-through caches that are not on the kind network (yet)."""
+    names = spec.wiring.mirror_names
+    return tuple(n for n in names if not registry_attached(engine, n, spec.network))
 
 
 def execute(runner: Runner, plan: ClusterPlan) -> None:
@@ -250,8 +258,8 @@ def create(runner: Runner, settings, *, ensure_registry: bool = True) -> None:
     spec = ClusterSpec.from_settings(settings)
     engine = docker_state.client()
     external = settings.registry.mode == "external"
-    if ensure_registry and not external:
-        registry_ops.ensure(runner, RegistrySpec.from_settings(settings), engine=engine)
+    if ensure_registry:
+        _ensure_registries(runner, settings, engine)
     names = node_names(engine, spec.name)  # kind's label on its nodes: the cluster exists
     if names:
         start_stopped(runner, engine, spec)
@@ -263,10 +271,25 @@ def create(runner: Runner, settings, *, ensure_registry: bool = True) -> None:
         say(
             f"Cluster {spec.name} {'is there' if names else 'created'}; registry.mode is "
             f"external, so its nodes pull from {settings.registry.host} directly (with the "
-            "imagePullSecret deploy.helm keeps) and no local registry is wired."
+            "imagePullSecret deploy.helm keeps) and no local registry is wired"
+            + (
+                " (nor the cache.mirrors: their hosts.toml wiring comes with the local registry's)."
+                if settings.cache.mirrors
+                else "."
+            )
         )
         return
     _wire(runner, engine, spec, names)
+
+
+def _ensure_registries(runner: Runner, settings, engine) -> None:
+    """The local registry (unless external) and the pull-through caches (cache.mirrors)."""
+    if settings.registry.mode != "external":
+        registry_ops.ensure(runner, RegistrySpec.from_settings(settings), engine=engine)
+    if settings.cache.mirrors:
+        from stagingkub.cache import ops as cache_ops
+
+        cache_ops.ensure_all(runner, cache_ops.configured(settings), engine=engine)
 
 
 def _wire(runner: Runner, engine, spec: ClusterSpec, names: list[str]) -> None:
@@ -274,7 +297,8 @@ def _wire(runner: Runner, engine, spec: ClusterSpec, names: list[str]) -> None:
     nodes that existed before (none: the cluster was just created, or is planned)."""
     if runner.dry and not names:
         attached = registry_attached(engine, spec.wiring.registry_name, spec.network)
-        state = predicted_state(spec, attached)
+        state = replace(predicted_state(spec, attached),
+                        mirrors_detached=mirrors_detached(engine, spec))  # fmt: skip
     else:
         state = read_state(engine, spec, names=names or None)
     wiring = plan_wiring(spec, state)
@@ -349,6 +373,10 @@ def status(settings) -> tuple[list[tuple[str, str]], bool]:
         + ("attached to " if state.registry_attached else "NOT attached to ")
         + spec.network,
     ))  # fmt: skip
+    for upstream, _, endpoint in spec.wiring.mirrors:
+        name = endpoint.split("//", 1)[1].rsplit(":", 1)[0]
+        where = "NOT attached to " if name in state.mirrors_detached else "attached to "
+        rows.append((f"cache {upstream}", f"{name} {where}{spec.network}"))
     configmap = "present" if state.configmap is not None else "MISSING"
     if state.configmap is not None and any("ConfigMap" in line for line in plan.repairs):
         configmap = "OUTDATED"

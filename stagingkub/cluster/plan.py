@@ -85,6 +85,7 @@ class ClusterSpec:
 
 
 def _wiring(settings) -> Wiring:
+    from stagingkub.cache.plan import mirrors
     from stagingkub.registry.auth import basic_auth
     from stagingkub.registry.plan import RegistrySpec
 
@@ -99,6 +100,7 @@ def _wiring(settings) -> Wiring:
         ca_file=registry.cafile or "",
         auth_header=basic_auth(r.username, r.password) if r.auth and r.password else "",
         username=r.username if r.auth else "",
+        mirrors=tuple((m.upstream, m.remote_url, m.endpoint) for m in mirrors(settings)),
     )
 
 
@@ -147,6 +149,7 @@ class ClusterState:
     nodes: tuple[NodeState, ...] = ()
     registry_attached: bool = False
     configmap: str | None = None  # localRegistryHosting.v1, None when absent
+    mirrors_detached: tuple[str, ...] = ()  # cache containers not on the kind network
 
 
 @dataclass(frozen=True)
@@ -239,6 +242,9 @@ def plan_wiring(spec: ClusterSpec, state: ClusterState) -> ClusterPlan:
     if not state.registry_attached:
         plan.steps.append(["docker", "network", "connect", spec.network, spec.wiring.registry_name])
         plan.repairs.append(f"connected {spec.wiring.registry_name} to the {spec.network} network")
+    for name in state.mirrors_detached:
+        plan.steps.append(["docker", "network", "connect", spec.network, name])
+        plan.repairs.append(f"connected the mirror {name} to the {spec.network} network")
     if spec.wiring.mode == "hosts":
         wanted, cas = spec.wiring.hosts_files(), spec.wiring.ca_files()
         stale = [node for node in state.nodes if _wrong_files(node, wanted, cas)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from stagingkub.diag.cache import check_cache, no_mirrors
 from stagingkub.diag.cluster import check_containerd, check_k8s, check_network, check_pull
 from stagingkub.diag.engine import FAIL, SKIP, Check, Probe, Result, run_all, run_one
 from stagingkub.diag.host import (
@@ -54,6 +55,8 @@ CHECKS = [
     Check("disk", only_when(check_disk, _local_registry), ("docker",),
           "registry size, shared layers, free disk"),
     Check("insecure", check_insecure, ("docker",), "Docker trusts a non-local registry"),
+    Check("cache", only_when(check_cache, no_mirrors), ("docker",),
+          "pull-through caches: health, bytes, hits; the host's Docker Hub mirror"),
 ]  # fmt: skip
 BY_NAME = {check.name: check for check in CHECKS}
 

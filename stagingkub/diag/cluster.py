@@ -76,6 +76,9 @@ def check_network(probe: Probe) -> Result:
         evidence.append(f"{node}: GET {url} -> {'ok' if ok else seen}")
         if not ok:
             failed.append(node)
+    mirrors = _mirror_paths(probe, spec, found)
+    if mirrors is not None:
+        return replace(mirrors, evidence=evidence + mirrors.evidence)
     if failed:
         unresolved = any("resolve" in e or "bad address" in e for e in evidence)
         why = f"{registry.name} does not resolve" if unresolved else "the registry does not answer"
@@ -87,7 +90,33 @@ def check_network(probe: Probe) -> Result:
             fix=f"`invoke registry.status`; the nodes must share the {spec.network} "
             f"network with {registry.name}",
         )
-    return Result("network", OK, f"{len(found)} node(s) reach {url}", evidence)
+    caches = len(spec.wiring.mirror_names)
+    reach = f"{url}" + (f" and {caches} mirror(s)" if caches else "")
+    return Result("network", OK, f"{len(found)} node(s) reach {reach}", evidence)
+
+
+def _mirror_paths(probe: Probe, spec: ClusterSpec, found: list[str]) -> Result | None:
+    """The pull-through caches: each on the kind network and answering every node by
+    name; a failing Result, or None when they are all fine (or there are none)."""
+    evidence, failed = [], []
+    for name in spec.wiring.mirror_names:
+        networks = (engine(probe).container(name) or {}).get("NetworkSettings") or {}
+        if spec.network not in (networks.get("Networks") or {}):
+            evidence.append(f"mirror {name}: not on the {spec.network} network (or absent)")
+            failed.append(name)
+            continue
+        for node in found:
+            ok, seen = http_from(engine(probe), node, f"http://{name}:5000/v2/")
+            evidence.append(f"{node}: GET http://{name}:5000/v2/ -> {'ok' if ok else seen}")
+            failed += [] if ok else [name]
+    if not failed:
+        return None
+    return Result(
+        "network", FAIL, f"the nodes do not reach the mirror(s) {', '.join(sorted(set(failed)))}"
+        " (pulls fall back to the upstreams, which need the network)", evidence,
+        fix="`invoke cache.create` starts the mirrors and `invoke cluster.create` connects "
+        f"them to the {spec.network} network",
+    )  # fmt: skip
 
 
 def check_containerd(probe: Probe) -> Result:
@@ -116,6 +145,8 @@ def check_containerd(probe: Probe) -> Result:
             "`invoke cluster.create`",
         )
     summary = f"{len(found)} node(s) pull {spec.wiring.pull_host}/* from {spec.wiring.endpoint}"
+    if spec.wiring.mirrors:
+        summary += f", and {', '.join(up for up, _, _ in spec.wiring.mirrors)} through the caches"
     return Result("containerd", verdict, summary, evidence, fix="; ".join(fixes))
 
 
@@ -123,8 +154,10 @@ def _node_wiring(spec: ClusterSpec, node) -> tuple[str, str, str]:
     """(evidence line, problem, warning) for one node's containerd registry wiring."""
     version = ".".join(map(str, node.containerd_version or ())) or "?"
     line = f"{node.name} (containerd {version}): {node.config_path_shown}"
-    problem = _mirrors_problem(node, version) or (
-        "" if node.has_mirrors else _config_path_problem(node) or _hosts_problem(spec, node)
+    problem = (
+        _mirrors_problem(node, version)
+        or ("" if node.has_mirrors else _config_path_problem(node) or _hosts_problem(spec, node))
+        or _cache_problem(spec, node)
     )
     if problem:
         return f"{line}; {problem}", problem, ""
@@ -162,6 +195,18 @@ def _hosts_problem(spec: ClusterSpec, node) -> str:
         )
     if f'[host."{endpoint}"]' not in hosts:
         return f"hosts.toml does not point at {endpoint}"
+    return ""
+
+
+def _cache_problem(spec: ClusterSpec, node) -> str:
+    """certs.d/<upstream>/hosts.toml of each pull-through cache: the mirror first, the
+    upstream as the server to fall back to."""
+    for upstream, remote, endpoint in spec.wiring.mirrors:
+        hosts = node.hosts_files.get(upstream)
+        if hosts is None:
+            return f"{CERTS_DIR}/{upstream}/hosts.toml is missing: {upstream} bypasses its cache"
+        if f'[host."{endpoint}"]' not in hosts or f'server = "{remote}"' not in hosts:
+            return f"{CERTS_DIR}/{upstream}/hosts.toml does not send {upstream} to {endpoint}"
     return ""
 
 

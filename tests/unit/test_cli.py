@@ -6,12 +6,18 @@ from stagingkub.settings import ROOT
 from tests.support.entry import run_subprocess as invoke
 
 TASKS = [
+    "cache.create",
+    "cache.ls",
+    "cache.purge",
+    "cache.status",
+    "cache.warm",
     "cluster.create",
     "cluster.delete",
     "cluster.status",
     "deploy.helm",
     "deploy.pipeline",
     "diag.all",
+    "diag.cache",
     "diag.config",
     "diag.containerd",
     "diag.disk",

@@ -16,7 +16,7 @@ LAYERS = [
     {"external"},
     {"settings", "runner", "docker"},
     {"preflight", "registry"},
-    {"cluster", "release"},
+    {"cluster", "release", "cache"},
     {"diag", "pipeline"},
     {"cli"},
 ]

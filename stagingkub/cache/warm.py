@@ -1,0 +1,157 @@
+"""cache.warm: every image the chart renders, and cache.warm_images, pulled through the
+mirrors from this machine (manifest, config and layers), so the next cluster starts offline."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import platform
+from dataclasses import dataclass
+
+from stagingkub.cache.plan import Mirror, Reference, mirror_for, parse_reference
+from stagingkub.console import human_size, say
+from stagingkub.errors import StateError
+from stagingkub.external import read
+from stagingkub.registry.api import INDEX_TYPES, MANIFEST_TYPES
+
+BLOB_TIMEOUT = 120.0  # seconds without a byte before a blob pull counts as failed
+CHUNK = 1 << 20
+ARCHES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
+
+
+def node_platform() -> tuple[str, str]:
+    """The platform kind's nodes run: linux on this machine's architecture."""
+    machine = platform.machine().lower()
+    return "linux", ARCHES.get(machine, machine)
+
+
+def rendered_images(manifests_text: str) -> list[str]:
+    """Every `image:` of the containers in `helm template` output, in order, once."""
+    from ruamel.yaml import YAML
+
+    found: list[str] = []
+
+    def walk(node) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "image" and isinstance(value, str) and value:
+                    found.append(value)
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    for document in YAML(typ="safe").load_all(manifests_text):
+        walk(document)
+    return list(dict.fromkeys(found))
+
+
+def chart_images(settings, version: str) -> list[str]:
+    """`helm template` of the chart with the deploy's values (the generated image values
+    for `version`, after deploy.values_file)."""
+    from stagingkub.release.helm import image_values
+    from stagingkub.release.image import ImageSpec
+
+    image = ImageSpec.from_settings(settings, version)
+    generated = settings.files_dir("warm-values.yaml")
+    generated.parent.mkdir(parents=True, exist_ok=True)
+    generated.write_text(image_values(image.repository, version), encoding="utf-8")
+    d = settings.deploy
+    argv = ["helm", "template", d.release, str(settings.path("deploy.chart")),
+            "--namespace", d.namespace]  # fmt: skip
+    if d.values_file:
+        argv += ["-f", str(settings.path("deploy.values_file"))]
+    argv += ["-f", str(generated)]
+    result = read(argv, 60, "Check the chart with `helm lint`, and re-run.")
+    if result.returncode != 0:
+        raise StateError(
+            f"`helm template` of {d.chart} failed, so the chart's images are unknown: "
+            f"{(result.stderr.strip().splitlines() or ['no output'])[-1]} Fix the chart or "
+            "deploy.values_file and re-run (`helm lint` shows more)."
+        )
+    return rendered_images(result.stdout)
+
+
+@dataclass
+class Outcome:
+    pulled: list[str]
+    failed: list[str]
+    skipped: list[str]
+
+
+def warm(found: list[Mirror], images: list[str]) -> Outcome:
+    """Pull each image through its upstream's mirror; images of other registries are skipped."""
+    outcome = Outcome([], [], [])
+    for text in images:
+        reference = parse_reference(text)
+        mirror = mirror_for(reference, found)
+        if mirror is None:
+            outcome.skipped.append(f"{text} (no mirror for {reference.domain})")
+            continue
+        try:
+            blobs, size = pull(mirror, reference)
+        except StateError as error:
+            outcome.failed.append(f"{reference}: {error}")
+            say(f"could not pull {reference} through {mirror.registry.name}: {error}")
+            continue
+        outcome.pulled.append(f"{reference} ({blobs} blobs, {human_size(size)})")
+        say(f"pulled {reference} through {mirror.registry.name}: {blobs} blobs, "
+            f"{human_size(size)}")  # fmt: skip
+    return outcome
+
+
+def pull(mirror: Mirror, reference: Reference) -> tuple[int, int]:
+    """(blobs, bytes) of one image pulled through the mirror for the nodes' platform."""
+    spec = mirror.registry
+    connection = http.client.HTTPConnection(spec.bind_address, spec.port, timeout=BLOB_TIMEOUT)
+    try:
+        document = _manifest(connection, reference.path, reference.reference)
+        if document.get("mediaType") in INDEX_TYPES or "manifests" in document:
+            digest = _platform_digest(document, reference)
+            document = _manifest(connection, reference.path, digest)
+        parts = [document.get("config") or {}, *(document.get("layers") or [])]
+        digests = [part["digest"] for part in parts if part.get("digest")]
+        return len(digests), sum(_drain(connection, reference.path, d) for d in digests)
+    except (OSError, http.client.HTTPException) as error:
+        raise StateError(f"the mirror at {spec.url} does not answer ({error})") from None
+    finally:
+        connection.close()
+
+
+def _get(connection, path: str, accept: str = "") -> http.client.HTTPResponse:
+    connection.request("GET", path, headers={"Accept": accept} if accept else {})
+    response = connection.getresponse()
+    if response.status != 200:
+        body = response.read(2000).decode(errors="replace")
+        hint = " (the upstream lacks it, or cannot be reached)" if response.status in (
+            404, 500, 502, 503) else ""  # fmt: skip
+        raise StateError(f"GET {path} answered {response.status}{hint}: {body.strip()[:200]}")
+    return response
+
+
+def _manifest(connection, path: str, reference: str) -> dict:
+    accept = MANIFEST_TYPES
+    response = _get(connection, f"/v2/{path}/manifests/{reference}", accept)
+    try:
+        return json.loads(response.read(8_000_000))
+    except ValueError:
+        raise StateError(f"the manifest of {path}:{reference} is not JSON") from None
+
+
+def _platform_digest(index: dict, reference: Reference) -> str:
+    os_name, arch = node_platform()
+    for child in index.get("manifests") or []:
+        wanted = child.get("platform") or {}
+        if wanted.get("os") == os_name and wanted.get("architecture") == arch:
+            return child["digest"]
+    raise StateError(f"{reference} has no {os_name}/{arch} image (the kind nodes' platform)")
+
+
+def _drain(connection, path: str, digest: str) -> int:
+    """GET a blob to the end (the mirror stores it as it streams) and count its bytes."""
+    response = _get(connection, f"/v2/{path}/blobs/{digest}")
+    total = 0
+    while chunk := response.read(CHUNK):
+        total += len(chunk)
+    return total
