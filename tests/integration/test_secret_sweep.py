@@ -18,17 +18,21 @@ from pathlib import Path
 import pytest
 
 from stagingkub.settings import ROOT
-from tests.support.stack import RUN_ID, Stack
+from tests.support.stack import RUN_ID, Stack, docker, free_port
 
 pytestmark = pytest.mark.integration
 
 SECRET = f"Zq7-sweep-{RUN_ID}-5c1b"  # made at run time: no file holds it unless we leak it
+HUB_USER = f"hubuser{RUN_ID}"  # the Docker Hub login of the docker.io mirror, also secret
+HUB_SECRET = f"Hb4-sweep-{RUN_ID}-9e0d"
 
 
 def forms(host: str) -> list[str]:
     credentials = base64.b64encode(f"ci:{SECRET}".encode()).decode()
     config = json.dumps({"auths": {host: {"auth": credentials}}}, separators=(",", ":"))
-    return [SECRET, credentials, base64.b64encode(config.encode()).decode()]
+    hub = base64.b64encode(f"{HUB_USER}:{HUB_SECRET}".encode()).decode()
+    return [SECRET, credentials, base64.b64encode(config.encode()).decode(), HUB_USER,
+            HUB_SECRET, hub]  # fmt: skip
 
 
 def record_docker(s: Stack) -> str:
@@ -46,7 +50,7 @@ def record_docker(s: Stack) -> str:
 def runs_of_every_task(s: Stack) -> list[list[str]]:
     junit = str(s.tmp / "diag.xml")
     diag = ["diag.config", "diag.tools", "diag.docker", "diag.registry", "diag.network",
-            "diag.containerd", "diag.k8s", "diag.disk", "diag.insecure"]  # fmt: skip
+            "diag.containerd", "diag.k8s", "diag.disk", "diag.insecure", "diag.cache"]  # fmt: skip
     return [
         ["--dry", "deploy", "--version", "1.0.0"],
         ["deploy", "--version", "1.0.0"],
@@ -63,9 +67,22 @@ def runs_of_every_task(s: Stack) -> list[list[str]]:
         ["registry.prune", "--keep", "1"], ["registry.prune", "--keep", "1", "--yes"],
         ["registry.gc"], ["--dry", "registry.gc"], ["registry.gc", "--yes"],
         ["image.push", "--version", "no-such-version"],  # an error path
+        ["cache.create"], ["--dry", "cache.create", "--recreate"], ["cache.status"],
+        ["cache.ls"], ["cache.warm"], ["cache.purge"], ["--dry", "cache.purge"],
+        ["cache.purge", "--yes"],
         ["registry.purge"], ["--dry", "registry.purge"], ["cluster.delete"],
         ["registry.purge", "--yes"], ["cluster.delete", "--yes"],
     ]  # fmt: skip
+
+
+def add_hub_mirror(s: Stack) -> None:
+    """A docker.io mirror logging in with the Docker Hub credentials, its upstream a
+    registry on the test network (a proxy does not start without its upstream)."""
+    s.make_network()
+    upstream = f"{s.prefix}-upstream"
+    docker("run", "-d", "--name", upstream, "--network", s.network, *s.label_args(), s.image)
+    mirror = f"{{upstream: docker.io, remote_url: 'http://{upstream}:5000', port: {free_port()}}}"
+    s.base["cache"] = {"mirrors": f"[{mirror}]", "prefix": f"{s.prefix}-cache", "image": s.image}
 
 
 def task_names() -> set[str]:
@@ -84,8 +101,12 @@ def task_names() -> set[str]:
 def test_a_secret_in_the_environment_never_appears_in_any_output_of_any_task(app_stack):
     s = app_stack
     s.extra_env.update(
-        STAGINGKUB_REGISTRY_PASSWORD=SECRET, DOCKER_CONFIG=str(s.tmp / "docker-config")
+        STAGINGKUB_REGISTRY_PASSWORD=SECRET,
+        DOCKER_CONFIG=str(s.tmp / "docker-config"),
+        STAGINGKUB_CACHE_DOCKERHUB_USERNAME=HUB_USER,
+        STAGINGKUB_CACHE_DOCKERHUB_PASSWORD=HUB_SECRET,
     )
+    add_hub_mirror(s)
     s.write_profile(tls=True, auth=True, username="ci", docker_certs_dir=str(s.tmp / "certs"))
     docker_log = record_docker(s)
     leaks = forms(f"localhost:{s.port}")
