@@ -28,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
+from cache_pull import cache_pull  # noqa: E402
 from seed import seed  # noqa: E402
 
 from tests.support import images  # noqa: E402
@@ -41,7 +42,10 @@ from tests.support.stack import (  # noqa: E402
     install_standins,
 )
 
-SIZES = {"full": {"reps": 7, "repos": 100, "tags": 20}, "tiny": {"reps": 1, "repos": 3, "tags": 2}}
+SIZES = {
+    "full": {"reps": 7, "repos": 100, "tags": 20, "layer_bytes": 16 << 20},
+    "tiny": {"reps": 1, "repos": 3, "tags": 2, "layer_bytes": 256 << 10},
+}
 VERSION = "1.0.0"
 HEAVY = ("docker", "httpx", "ruamel", "dotenv")
 CHECKS = (
@@ -469,6 +473,7 @@ def main() -> int:
             rows += unchanged_redeploy(stack, reps)
             rows += changed_redeploy(stack, reps)
             rows += registry_ls(stack, reps, size["repos"], size["tags"])
+            rows += cache_pull(stack, reps, size["layer_bytes"], Row, bench_env(stack))
         finally:
             if stack is not None:
                 stack.cleanup()

@@ -22,6 +22,7 @@ SCENARIOS = (
     "unchanged re-deploy",
     "changed re-deploy overhead",
     "registry.ls vs sequential curl",
+    "cache: cold vs warm pull",
 )
 
 
