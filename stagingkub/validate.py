@@ -393,44 +393,58 @@ def seconds_of(duration: str) -> float:
     return sum(float(n) * units[u] for n, u in re.findall(r"([0-9.]+)(ms|s|m|h)", duration))
 
 
-_MIRROR_KEYS = {"upstream", "remote_url", "port"}
+_MIRROR_KEYS = {"upstream", "remote_url"}  # and port, optional
+_MIRROR_PORTS = {"docker.io": 5101, "ghcr.io": 5102, "quay.io": 5103, "registry.k8s.io": 5104}
 _REMOTE_URL = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?")
 
 
 def mirrors(value: list, what: str) -> list[dict]:
     """cache.mirrors: [{upstream: docker.io, remote_url: https://registry-1.docker.io,
-    port: 5101}, ...], each upstream and port once."""
-    example = (
-        "for example `- {upstream: docker.io, remote_url: https://registry-1.docker.io, "
-        "port: 5101}` (config/cache.yaml has the usual four)"
-    )
-    found: list[dict] = []
-    for number, entry in enumerate(value, 1):
-        where = f"entry {number} of {what}"
-        if not isinstance(entry, dict) or set(entry) != _MIRROR_KEYS:
-            got = sorted(entry) if isinstance(entry, dict) else repr(entry)
-            raise InputError(
-                f"{where} is {got}; each mirror is a mapping of exactly upstream, remote_url "
-                f"and port ({example}). Mirrors are set in a profile file, not in .env."
-            )
-        upstream = host_name(str(entry["upstream"]).split(":")[0], f"the upstream of {where}")
-        if ":" in str(entry["upstream"]):
-            upstream += ":" + str(port(str(entry["upstream"]).split(":", 1)[1], where))
-        remote = str(entry["remote_url"])
-        if not _REMOTE_URL.fullmatch(remote):
-            raise InputError(
-                f"the remote_url of {where} is {remote!r}; give the upstream's registry API as "
-                "http(s)://host[:port] (Docker Hub's is https://registry-1.docker.io)."
-            )
-        found.append(
-            {"upstream": upstream, "remote_url": remote.rstrip("/"),
-             "port": port(entry["port"], f"the port of {where}")}
-        )  # fmt: skip
+    port: 5101}, ...], each upstream and port once; port defaults per upstream."""
+    found = [_mirror(entry, f"entry {number} of {what}") for number, entry in
+             enumerate(value, 1)]  # fmt: skip
     for key in ("upstream", "port"):
-        seen = [entry[key] for entry in found]
+        seen = [entry[key] for entry in found if entry[key] is not None]
         twice = sorted({str(item) for item in seen if seen.count(item) > 1})
         if twice:
             raise InputError(f"{what} names the {key} {', '.join(twice)} more than once.")
+    return _default_ports(found)
+
+
+def _mirror(entry, where: str) -> dict:
+    """One checked entry; its port None when not given."""
+    if not isinstance(entry, dict) or not _MIRROR_KEYS <= set(entry) <= _MIRROR_KEYS | {"port"}:
+        got = sorted(entry) if isinstance(entry, dict) else repr(entry)
+        raise InputError(
+            f"{where} is {got}; each mirror is a mapping of upstream and remote_url, and "
+            "optionally port (for example `- {upstream: docker.io, remote_url: "
+            "https://registry-1.docker.io, port: 5101}`; config/cache.yaml has the usual "
+            "four). Mirrors are set in a profile file, not in .env."
+        )
+    upstream = host_name(str(entry["upstream"]).split(":")[0], f"the upstream of {where}")
+    if ":" in str(entry["upstream"]):
+        upstream += ":" + str(port(str(entry["upstream"]).split(":", 1)[1], where))
+    remote = str(entry["remote_url"])
+    if not _REMOTE_URL.fullmatch(remote):
+        raise InputError(
+            f"the remote_url of {where} is {remote!r}; give the upstream's registry API as "
+            "http(s)://host[:port] (Docker Hub's is https://registry-1.docker.io)."
+        )
+    given = entry.get("port")
+    return {"upstream": upstream, "remote_url": remote.rstrip("/"),
+            "port": None if given is None else port(given, f"the port of {where}")}  # fmt: skip
+
+
+def _default_ports(found: list[dict]) -> list[dict]:
+    """A mirror without a port gets its upstream's usual one (docker.io 5101, ghcr.io 5102,
+    quay.io 5103, registry.k8s.io 5104), else the first from 5105 no other mirror has."""
+    taken = {entry["port"] for entry in found if entry["port"] is not None}
+    for entry in found:
+        if entry["port"] is None:
+            usual = _MIRROR_PORTS.get(entry["upstream"])
+            entry["port"] = usual if usual and usual not in taken else min(
+                set(range(5105, 5105 + len(found) + 1)) - taken)  # fmt: skip
+            taken.add(entry["port"])
     return found
 
 

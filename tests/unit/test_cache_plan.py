@@ -51,7 +51,8 @@ def test_no_mirrors_by_default_and_the_cache_profile_enables_the_usual_four():
 @pytest.mark.parametrize(
     ("entry", "words"),
     [
-        ("{upstream: docker.io, port: 5101}", "exactly upstream, remote_url and port"),
+        ("{upstream: docker.io, port: 5101}", "upstream and remote_url, and optionally port"),
+        ("{upstream: docker.io, url: https://x}", "upstream and remote_url, and optionally port"),
         ("{upstream: docker.io, remote_url: ftp://x, port: 5101}", "http(s)://host"),
         ("{upstream: 'bad host!', remote_url: https://x, port: 5101}", "not a host name"),
         ("{upstream: docker.io, remote_url: https://x, port: 70000}", "1 to 65535"),
@@ -61,6 +62,19 @@ def test_a_bad_mirror_entry_is_refused_with_the_fix(root, entry, words):
     with pytest.raises(ConfigError, match=r"cache\.mirrors") as error:
         profile(root, f"  mirrors: [{entry}]\n")
     assert words in str(error.value)
+
+
+def test_a_mirror_without_a_port_gets_its_upstreams_usual_one_or_a_free_one(root):
+    entries = [
+        "{upstream: quay.io, remote_url: https://quay.io}",
+        "{upstream: example.org, remote_url: https://example.org, port: 5105}",
+        "{upstream: docker.io, remote_url: https://registry-1.docker.io}",
+        "{upstream: mirror.gcr.io, remote_url: https://mirror.gcr.io}",
+    ]
+    found = profile(root, f"  mirrors: [{', '.join(entries)}]\n").cache.mirrors
+    assert [(m["upstream"], m["port"]) for m in found] == [
+        ("quay.io", 5103), ("example.org", 5105), ("docker.io", 5101), ("mirror.gcr.io", 5106),
+    ]  # fmt: skip
 
 
 def test_mirrors_need_their_own_ports_and_upstreams(root):
