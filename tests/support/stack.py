@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import socket
@@ -256,18 +257,23 @@ def add_app(stack: Stack) -> Stack:
     return stack
 
 
-def cleanup_run(client) -> None:
-    """Remove exactly what this run created, found by its label (client: a docker SDK client)."""
-    label = f"{TEST_LABEL}={RUN_ID}"
+def cleanup_run(client, run_id: str = RUN_ID) -> None:
+    """Remove exactly what this run created, found by its label (client: a docker SDK client).
+
+    Images go by ID, untagged ones too: a tag rebuilt or pushed again leaves the older
+    image dangling (`<none>`) with the run's label, and removing by tag would keep it."""
+    from docker.errors import NotFound
+
+    label = f"{TEST_LABEL}={run_id}"
     for container in client.containers.list(all=True, filters={"label": label}):
         container.remove(force=True, v=True)  # v: its anonymous volumes too
     for volume in client.volumes.list(filters={"label": label}):
         volume.remove(force=True)
     for network in client.networks.list(filters={"label": label}):
         network.remove()
-    for image in client.images.list(filters={"label": label}):
-        for tag in image.tags:
-            client.images.remove(tag, force=True)
+    for image in client.images.list(all=True, filters={"label": label}):
+        with contextlib.suppress(NotFound):  # gone already, as another image's parent
+            client.images.remove(image.id, force=True)  # its untagged parents go with it
 
 
 def use_stack_settings(stack: Stack, monkeypatch) -> Stack:
