@@ -1,5 +1,7 @@
 """The real entry point (`invoke ...` as a subprocess) for what needs no Docker engine."""
 
+import sys
+
 import pytest
 
 from stagingkub.settings import ROOT
@@ -146,3 +148,18 @@ def test_all_missing_tools_are_named_at_once(tmp_path):
 def test_env_and_generated_files_are_git_ignored():
     ignored = (ROOT / ".gitignore").read_text().splitlines()
     assert ".env" in ignored and "/.stagingkub/" in ignored
+
+
+@pytest.mark.parametrize("no_bytecode", ["", "1"])
+def test_runs_keep_the_tools_bytecode_unless_the_user_says_not_to(tmp_path, no_bytecode):
+    """invoke turns bytecode writing off by default, which made every run compile the tool
+    from source again; PYTHONDONTWRITEBYTECODE (or -B) still turns it off."""
+    env = {"PYTHONPYCACHEPREFIX": str(tmp_path), "PYTHONDONTWRITEBYTECODE": no_bytecode}
+    result = invoke("diag.config", env=env)
+    assert result.returncode == 0, result.stderr
+    written = {path.name for path in tmp_path.rglob("stagingkub/*.pyc")}
+    if no_bytecode:
+        assert written == set()
+    else:
+        major, minor = sys.version_info[:2]
+        assert f"settings.cpython-{major}{minor}.pyc" in written, written
