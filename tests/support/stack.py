@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import os
 import socket
@@ -262,8 +261,6 @@ def cleanup_run(client, run_id: str = RUN_ID) -> None:
 
     Images go by ID, untagged ones too: a tag rebuilt or pushed again leaves the older
     image dangling (`<none>`) with the run's label, and removing by tag would keep it."""
-    from docker.errors import NotFound
-
     label = f"{TEST_LABEL}={run_id}"
     for container in client.containers.list(all=True, filters={"label": label}):
         container.remove(force=True, v=True)  # v: its anonymous volumes too
@@ -271,9 +268,29 @@ def cleanup_run(client, run_id: str = RUN_ID) -> None:
         volume.remove(force=True)
     for network in client.networks.list(filters={"label": label}):
         network.remove()
-    for image in client.images.list(all=True, filters={"label": label}):
-        with contextlib.suppress(NotFound):  # gone already, as another image's parent
-            client.images.remove(image.id, force=True)  # its untagged parents go with it
+    _remove_images(client, client.images.list(all=True, filters={"label": label}))
+
+
+def _remove_images(client, found) -> None:
+    """Newest first, so a build's labelled steps go after the images built on them; what is
+    still a parent of an image of another run stays (the engine refuses with 409)."""
+    from docker.errors import APIError, NotFound
+
+    pending = [i.id for i in sorted(found, key=lambda i: i.attrs.get("Created", ""), reverse=True)]
+    while pending:
+        refused = []
+        for image_id in pending:
+            try:
+                client.images.remove(image_id, force=True)  # its untagged parents go with it
+            except NotFound:  # gone already, as another image's parent
+                pass
+            except APIError as error:
+                if error.status_code != 409:
+                    raise
+                refused.append(image_id)
+        if refused == pending:
+            return
+        pending = refused
 
 
 def use_stack_settings(stack: Stack, monkeypatch) -> Stack:
