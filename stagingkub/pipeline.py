@@ -30,6 +30,7 @@ class Step:
     ran: bool
     why: str
     seconds: float
+    failed: bool = False
 
 
 class Steps:
@@ -55,10 +56,13 @@ class Steps:
     def skip(self, name: str, why: str) -> None:
         self.done.append(Step(name, False, why, 0.0))
 
+    def fail(self, name: str, why: str, started: float) -> None:
+        self.done.append(Step(name, True, why, time.monotonic() - started, failed=True))
+
     def table(self) -> None:
         rows = [("step", "result", "time", "why")]
-        rows += [(s.name, "ran" if s.ran else "skipped", f"{s.seconds:.1f} s", s.why)
-                 for s in self.done]  # fmt: skip
+        rows += [(s.name, "failed" if s.failed else "ran" if s.ran else "skipped",
+                  f"{s.seconds:.1f} s", s.why) for s in self.done]  # fmt: skip
         rows.append(("total", "", f"{time.monotonic() - self.started:.1f} s", ""))
         print_table(rows, err=True)
 
@@ -74,20 +78,10 @@ def run(
     recover: bool = False,
 ) -> None:
     image = ImageSpec.from_settings(settings, version)
-    _preflight(settings, image, skip_build)
-    engine = docker_state.client()
-    steps = Steps(runner)
-    _infrastructure(steps, runner, settings, image, engine)
-    if skip_build:
-        steps.skip("build", "--skip-build")
-    else:
-        steps.run("build", image_ops.build, runner, image, engine, checked=True, force=force_build)
-    rebuilt = not skip_build and steps.done[-1].ran
-    steps.run("scan", image_ops.scan, runner, image, skipped="off or not installed")
-    digest = steps.run("push", image_ops.push, runner, image, rebuilt=rebuilt, says_why=False,
-                       ran="the registry lacked it", skipped="the registry holds it")  # fmt: skip
-    release = release_spec(settings, image, digest)
-    steps.run("helm", helm_ops.deploy, runner, release, force=force_deploy, recover=recover)
+    steps, engine = prepare(runner, settings, image, skip_build=skip_build)
+    release = deliver(steps, runner, settings, image, engine, skip_build=skip_build,
+                      force_build=force_build, force_deploy=force_deploy,
+                      recover=recover)  # fmt: skip
     if runner.dry:
         return
     steps.table()
@@ -95,6 +89,34 @@ def run(
         f"Deployed {pinned_reference(release)} as release {release.release} in "
         f"{release.namespace} ({release.context}). Reach it: {port_forward_hint(release)}"
     )
+
+
+def prepare(runner: Runner, settings, image: ImageSpec, *, skip_build: bool = False):
+    """The preflight, then the registry, caches and cluster: (the steps so far, the engine)."""
+    _preflight(settings, image, skip_build)
+    engine = docker_state.client()
+    steps = Steps(runner)
+    _infrastructure(steps, runner, settings, image, engine)
+    return steps, engine
+
+
+def deliver(steps: Steps, runner: Runner, settings, image: ImageSpec, engine, *,
+            skip_build: bool = False, force_build: bool = False, force_deploy: bool = False,
+            recover: bool = False, inputs=None) -> ReleaseSpec:  # fmt: skip
+    """Build, scan, push and helm upgrade, each skipped when its inputs did not change;
+    inputs: the build inputs when the caller read them already (invoke dev)."""
+    if skip_build:
+        steps.skip("build", "--skip-build")
+    else:
+        steps.run("build", image_ops.build, runner, image, engine, checked=True,
+                  force=force_build, inputs=inputs)  # fmt: skip
+    rebuilt = not skip_build and steps.done[-1].ran
+    steps.run("scan", image_ops.scan, runner, image, skipped="off or not installed")
+    digest = steps.run("push", image_ops.push, runner, image, rebuilt=rebuilt, says_why=False,
+                       ran="the registry lacked it", skipped="the registry holds it")  # fmt: skip
+    release = release_spec(settings, image, digest)
+    steps.run("helm", helm_ops.deploy, runner, release, force=force_deploy, recover=recover)
+    return release
 
 
 def _preflight(settings, image: ImageSpec, skip_build: bool) -> None:

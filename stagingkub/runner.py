@@ -182,10 +182,43 @@ def _children(pid: int) -> list[int]:
     return [int(line) for line in output.split() if line.isdigit()]
 
 
+def descendants(pid: int) -> list[int]:
+    """Every process below pid (children first): the command and what it started."""
+    found, pending = [], _children(pid)
+    while pending:
+        child = pending.pop(0)
+        found.append(child)
+        pending.extend(_children(child))
+    return found
+
+
+def _signal_tree(signum: int) -> None:
+    for process in descendants(os.getpid()):
+        with contextlib.suppress(OSError):
+            os.kill(process, signum)
+
+
+def reap_descendants(grace: float = 5.0) -> list[int]:
+    """At exit: SIGTERM to what is still running below this process, SIGKILL after grace
+    seconds; returns the processes that had to be stopped."""
+    import time
+
+    left = descendants(os.getpid())
+    if not left:
+        return []
+    _signal_tree(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while descendants(os.getpid()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    _signal_tree(signal.SIGKILL)
+    return left
+
+
 @contextlib.contextmanager
 def forward_signals():
-    """Pass SIGINT and SIGTERM on to the running command (so helm can mark its release
-    failed), let it finish, then stop: the caller sees what arrived in the yielded list."""
+    """Pass SIGINT and SIGTERM on to the running command and every process it started (as
+    a terminal's Ctrl-C reaches its whole process group; helm can mark its release failed),
+    let it finish, then stop: the caller sees what arrived in the yielded list."""
     import threading
 
     received: list[int] = []
@@ -195,9 +228,7 @@ def forward_signals():
 
     def handler(signum, frame) -> None:
         received.append(signum)
-        for child in _children(os.getpid()):
-            with contextlib.suppress(OSError):
-                os.kill(child, signum)
+        _signal_tree(signum)
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:

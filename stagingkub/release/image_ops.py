@@ -54,16 +54,16 @@ def check_build_inputs(spec: ImageSpec) -> None:
         )
 
 
-def build(
-    runner: Runner, spec: ImageSpec, engine=None, *, checked: bool = False, force: bool = False
-) -> str:
+def build(runner: Runner, spec: ImageSpec, engine=None, *, checked: bool = False,
+          force: bool = False, inputs: image_inputs.BuildInputs | None = None) -> str:  # fmt: skip
     """image.build, skipped when the local image was built from the same inputs; returns why
-    it ran or was skipped. checked=True when the caller ran the preflight and input checks."""
+    it ran or was skipped. checked=True when the caller ran the preflight and input checks;
+    inputs, when the caller read them already."""
     if not checked:
         preflight.require(build_tools(spec))
         check_build_inputs(spec)
     engine = engine or docker_state.client()
-    inputs = image_inputs.collect(spec, engine, spec.files_dir)
+    inputs = inputs or image_inputs.collect(spec, engine, spec.files_dir)
     why = "--force-build" if force else _build_reason(engine, spec, inputs)
     if not why:
         runner.note(
