@@ -15,7 +15,7 @@ __path__ = [str(Path(__file__).with_name("tasks"))]
 
 from invoke import Collection  # noqa: E402 (after the bytecode switch)
 
-from tasks import cache, cluster, deploy, diag, image, registry  # noqa: E402
+from tasks import cache, cluster, deploy, dev, diag, image, registry  # noqa: E402
 
 ns = Collection()
 ns.add_collection(registry.ns)
@@ -24,3 +24,4 @@ ns.add_collection(cache.ns)
 ns.add_collection(image.ns)
 ns.add_collection(deploy.ns)
 ns.add_collection(diag.ns)
+ns.add_task(dev.dev)

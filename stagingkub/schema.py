@@ -196,6 +196,17 @@ SCHEMA: dict[str, dict[str, Spec]] = {
             float, validate.seconds, "Seconds between 'still waiting' lines off a terminal (10)."
         ),
     },
+    "dev": {
+        "debounce": Spec(
+            str, validate.duration, "invoke dev: quiet time that ends a batch of changes (300ms)."
+        ),
+        "max_wait": Spec(
+            str, validate.duration, "invoke dev: longest a batch may grow before it runs (3s)."
+        ),
+        "poll_interval": Spec(
+            str, validate.duration, "invoke dev: how often polling looks at the files (1s)."
+        ),
+    },
     "diag": {
         "timeout": Spec(float, validate.seconds, "Seconds each diag check may take (15)."),
         "min_free_gb": Spec(

@@ -1,0 +1,104 @@
+"""The file watcher: watchfiles (Rust notify) in a thread, its change sets queued with the
+time they arrived. Native events when a probe file's event arrives within PROBE_SECONDS,
+else polling (WSL's /mnt, network mounts, some bind mounts never send events)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import threading
+import time
+from pathlib import Path
+
+from stagingkub.dev.batch import PROBE_PREFIX, Rules
+
+PROBE_SECONDS = 2.0
+STEP_MS = 50  # watchfiles hands over a change set after 50 ms without a new event
+STOP_CHECK_MS = 1000  # how often an idle watcher looks at its stop flag
+
+
+class Watcher:
+    """Watches roots; `changes` holds (monotonic time, change set) for the paths Rules let
+    trigger. Stopped by stop(); never raises into the loop."""
+
+    def __init__(self, rules: Rules, *, polling: bool, poll_interval: float) -> None:
+        self.rules = rules
+        self.polling = polling
+        self.poll_interval = poll_interval
+        self.changes: queue.Queue = queue.Queue()
+        self.failure: BaseException | None = None
+        self._probe_heard = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="dev-watcher", daemon=True)
+
+    def start(self) -> Watcher:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(STOP_CHECK_MS / 1000 + 2)
+
+    @property
+    def backend(self) -> str:
+        return f"polling every {self.poll_interval:g} s" if self.polling else "native events"
+
+    def _accept(self, change, path: str) -> bool:
+        if os.path.basename(path).startswith(PROBE_PREFIX):
+            self._probe_heard.set()
+            return False
+        # A folder is no input (its files are, and they report their own changes).
+        return self.rules.may_trigger(path) and not os.path.isdir(path)
+
+    def _watch(self) -> None:
+        from watchfiles import watch
+
+        try:
+            for changes in watch(
+                *self.rules.roots,
+                watch_filter=self._accept,
+                step=STEP_MS,
+                debounce=STEP_MS * 4,  # batching is the loop's (Batch); this hands over fast
+                stop_event=self._stop,
+                rust_timeout=STOP_CHECK_MS,
+                raise_interrupt=False,
+                force_polling=self.polling,
+                poll_delay_ms=int(self.poll_interval * 1000),
+            ):
+                self.changes.put((time.monotonic(), changes))
+        except Exception as error:  # the loop reports it; a watcher thread must not die quietly
+            self.failure = error
+
+    def hears_probe(self, directory: Path, seconds: float = PROBE_SECONDS) -> bool | None:
+        """Write a probe file in directory until its event arrives (True) or seconds pass
+        (False); None when the directory cannot be written. The probe is removed after."""
+        probe = directory / f"{PROBE_PREFIX}{os.getpid()}"
+        deadline = time.monotonic() + seconds
+        try:
+            while time.monotonic() < deadline and not self._probe_heard.is_set():
+                with open(probe, "a", encoding="utf-8") as handle:  # again: the watcher may
+                    handle.write(".")  # have started after the first write
+                self._probe_heard.wait(0.2)
+        except OSError:
+            return None
+        finally:
+            with contextlib.suppress(OSError):
+                probe.unlink()
+        return self._probe_heard.is_set()
+
+
+def start(rules: Rules, *, poll: bool, poll_interval: float) -> tuple[Watcher, str]:
+    """A running watcher: polling when asked (--poll), else native events if the probe's
+    event arrives, else polling. Returns it and a note on how the backend was chosen."""
+    if poll:
+        return Watcher(rules, polling=True, poll_interval=poll_interval).start(), "--poll"
+    native = Watcher(rules, polling=False, poll_interval=poll_interval).start()
+    heard = native.hears_probe(rules.roots[0])
+    if heard is None:
+        return native, "the watched folder cannot be written, so not probed; --poll forces polling"
+    if heard:
+        return native, ""
+    native.stop()
+    polling = Watcher(rules, polling=True, poll_interval=poll_interval).start()
+    return polling, f"no native file event arrived within {PROBE_SECONDS:g} s"

@@ -1,0 +1,47 @@
+"""invoke dev: deploy, then build, push and deploy again on every save that changes the app."""
+
+from stagingkub.cli import command_runner, load_settings, task
+
+LOGS_HELP = (
+    "Stream the app's pod logs between cycles: on by default on a terminal; --logs forces "
+    "it on, --logs=off turns it off."
+)
+
+
+@task(
+    optional=["logs"],
+    help={
+        "version": "Image tag to build and deploy on each change, e.g. 1.1.0-SNAPSHOT; default: "
+        "the project's version (pom.xml, image.version or git describe).",
+        "poll": "Poll for changes (every dev.poll_interval) instead of native file events.",
+        "logs": LOGS_HELP,
+    },
+)
+def dev(c, version=None, poll=False, logs=None, profile=None):
+    """Deploy, then watch the app's files: each change runs build, push and helm (Ctrl-C stops)."""
+    import sys
+
+    from stagingkub.dev.loop import DRY_REFUSAL, Loop
+    from stagingkub.errors import InputError
+    from stagingkub.release.image import ImageSpec
+    from stagingkub.release.version import announce
+
+    settings = load_settings(profile)
+    runner = command_runner(c, settings)
+    if runner.dry:  # before anything is said or read
+        raise InputError(DRY_REFUSAL)
+    image = ImageSpec.from_settings(settings, announce(settings, version))
+    Loop(runner, settings, image, poll=poll, logs=_logs_wanted(logs, sys.stderr.isatty())).run()
+
+
+def _logs_wanted(flag, terminal: bool) -> bool:
+    if flag is None:
+        return terminal
+    if isinstance(flag, bool):
+        return flag
+    words = {"on": True, "yes": True, "true": True, "off": False, "no": False, "false": False}
+    if str(flag).lower() not in words:
+        from stagingkub.errors import InputError
+
+        raise InputError(f"--logs is {flag!r}; give --logs (on) or --logs=off.")
+    return words[str(flag).lower()]
