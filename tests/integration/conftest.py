@@ -11,8 +11,17 @@ import shutil
 
 import pytest
 
+from stagingkub.settings import ROOT
 from tests.support import images
-from tests.support.stack import LABELS, RUN_ID, Stack, add_app, cleanup_run, install_standins
+from tests.support.stack import (
+    LABELS,
+    RUN_ID,
+    TEST_LABEL,
+    Stack,
+    add_app,
+    cleanup_run,
+    install_standins,
+)
 
 
 @pytest.fixture(scope="session")
@@ -106,3 +115,20 @@ def deployed(app_stack) -> Stack:
     result = app_stack.invoke("deploy", "--version", "1.0.0")
     assert result.returncode == 0, result.stderr
     return app_stack
+
+
+@pytest.fixture
+def demo_copy(kind_stack, busybox_image, tmp_path):
+    """The demo app copied (so a test can change it), its images labelled for cleanup."""
+    app = tmp_path / "demo-app"
+    shutil.copytree(ROOT / "examples" / "demo-app", app)
+    dockerfile = app / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text() + f'LABEL {TEST_LABEL}="{RUN_ID}"\n')
+    name = f"{kind_stack.prefix}-demo"
+    kind_stack.base.update(
+        image={"strategy": "dockerfile", "app_dir": str(app), "name": name},
+        deploy={"values_file": str(ROOT / "examples/demo-app/values.yaml"), "timeout": "2m"},
+    )
+    kind_stack.write_profile()
+    kind_stack.app_dir, kind_stack.app_name = app, name
+    return kind_stack

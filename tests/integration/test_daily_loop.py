@@ -60,23 +60,6 @@ def log_length(s) -> int:
     return len(s.standin_log.read_text().splitlines()) if s.standin_log.exists() else 0
 
 
-@pytest.fixture
-def demo_copy(kind_stack, busybox_image, tmp_path):
-    """The demo app copied (so a test can change it), its images labelled for cleanup."""
-    app = tmp_path / "demo-app"
-    shutil.copytree(ROOT / "examples" / "demo-app", app)
-    dockerfile = app / "Dockerfile"
-    dockerfile.write_text(dockerfile.read_text() + f'LABEL {TEST_LABEL}="{RUN_ID}"\n')
-    name = f"{kind_stack.prefix}-demo"
-    kind_stack.base.update(
-        image={"strategy": "dockerfile", "app_dir": str(app), "name": name},
-        deploy={"values_file": str(ROOT / "examples/demo-app/values.yaml"), "timeout": "2m"},
-    )
-    kind_stack.write_profile()
-    kind_stack.app_dir, kind_stack.app_name = app, name
-    return kind_stack
-
-
 def deploy(s, *args: str, **env: str):
     result = s.invoke("deploy", "--version", VERSION, *args, **env)
     assert result.returncode == 0, result.stderr

@@ -18,6 +18,7 @@ TASKS = [
     "cluster.status",
     "deploy.helm",
     "deploy.pipeline",
+    "dev",
     "diag.all",
     "diag.cache",
     "diag.config",

@@ -18,6 +18,7 @@ LAYERS = [
     {"preflight", "registry"},
     {"cluster", "release", "cache"},
     {"diag", "pipeline"},
+    {"dev"},
     {"cli"},
 ]
 

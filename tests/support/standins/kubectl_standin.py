@@ -2,7 +2,8 @@
 
 It records every call (STANDIN_LOG), keeps what `apply -f FILE` is given as files
 under STANDIN_STATE/<context>/<namespace>/<kind>-<name>.yaml, and answers
-`get <kind> <name> -o yaml` from them, or with the real NotFound error. A context
+`get <kind> <name> -o yaml` from them, or with the real NotFound error. `logs -f` follows
+the canned logs.txt as the real one follows a running container. A context
 answers only while its cluster's control-plane node (a kind stand-in node) runs.
 """
 
@@ -29,6 +30,22 @@ def cluster_up(context: str) -> bool:
         capture_output=True, text=True, timeout=30,
     )  # fmt: skip
     return result.stdout.strip() == "true"
+
+
+def follow(log: Path, seconds: float = 600) -> int:
+    """`kubectl logs -f`: what the container wrote, then each new line as it comes, until
+    stopped (here at most `seconds`, the bound every wait has)."""
+    import time
+
+    shown, deadline = 0, time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        text = log.read_text() if log.exists() else ""
+        if len(text) > shown:
+            sys.stdout.write(text[shown:])
+            sys.stdout.flush()
+            shown = len(text)
+        time.sleep(0.1)
+    return 0
 
 
 def main(argv: list[str]) -> int:
@@ -80,6 +97,8 @@ def main(argv: list[str]) -> int:
         empty = '{"items": []}' if "json" in argv else "No resources found"
         print(answer.read_text() if answer.exists() else empty, end="")
         return 0
+    if "logs" in argv and ("-f" in argv or "--follow" in argv):
+        return follow(canned / "logs.txt")
     for verb, file_name in (("describe", "describe.txt"), ("logs", "logs.txt")):
         if verb in argv:
             answer = canned / file_name
