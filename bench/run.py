@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 from cache_pull import cache_pull  # noqa: E402
+from dev_loop import dev_rows  # noqa: E402
 from seed import seed  # noqa: E402
 
 from tests.support import images  # noqa: E402
@@ -43,8 +44,22 @@ from tests.support.stack import (  # noqa: E402
 )
 
 SIZES = {
-    "full": {"reps": 7, "repos": 100, "tags": 20, "layer_bytes": 16 << 20},
-    "tiny": {"reps": 1, "repos": 3, "tags": 2, "layer_bytes": 256 << 10},
+    "full": {
+        "reps": 7,
+        "repos": 100,
+        "tags": 20,
+        "layer_bytes": 16 << 20,
+        "files": 10_000,
+        "quiet": 30.0,
+    },
+    "tiny": {
+        "reps": 1,
+        "repos": 3,
+        "tags": 2,
+        "layer_bytes": 256 << 10,
+        "files": 200,
+        "quiet": 2.0,
+    },
 }
 VERSION = "1.0.0"
 HEAVY = ("docker", "httpx", "ruamel", "dotenv")
@@ -309,14 +324,15 @@ TIMER = """#!/bin/sh
 start=$(date +%s%N)
 PATH="$BENCH_ORIG_PATH" "{real}" "$@"
 rc=$?
-echo "{name} $(( $(date +%s%N) - start )) $1 $2" >> "$BENCH_TIMING_LOG"
+echo "{name} $(( $(date +%s%N) - start )) $1 $2 $start" >> "$BENCH_TIMING_LOG"
 exit $rc
 """
 
 
 def timed_env(stack: Stack) -> tuple[dict, Path]:
     """The stack's environment with every external command (docker, kind, kubectl, helm,
-    the app's mvnw) behind a wrapper that logs its name, time and first two arguments."""
+    the app's mvnw) behind a wrapper that logs its name, time, first two arguments and
+    start (ns since the epoch)."""
     timed = stack.tmp / "timed-bin"
     timed.mkdir(exist_ok=True)
     env = bench_env(stack)
@@ -474,6 +490,7 @@ def main() -> int:
             rows += changed_redeploy(stack, reps)
             rows += registry_ls(stack, reps, size["repos"], size["tags"])
             rows += cache_pull(stack, reps, size["layer_bytes"], Row, bench_env(stack))
+            rows += dev_rows(stack, reps, size["files"], size["quiet"], Row, timed_env)
         finally:
             if stack is not None:
                 stack.cleanup()
