@@ -9,8 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # Folders whose files never start a cycle: build output, VCS and package folders, this
-# tool's own files. (What git ignores is left out later, by the input record itself.)
-NEVER_DIRS = frozenset({"target", "build", ".git", "node_modules", ".stagingkub"})
+# tool's own files, Python's and Gradle's caches (the default app_dir is the repository
+# root, beside .venv). What git ignores is left out later, by the input record itself.
+NEVER_DIRS = frozenset({
+    "target", "build", ".git", "node_modules", ".stagingkub",
+    ".venv", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".tox", ".gradle",
+})  # fmt: skip
 # Editors' swap, backup and safe-write files (vim's 4913 and .swp, emacs' .#lock and
 # backup~, JetBrains' ___jb_tmp___), the probe dev writes at start, macOS' .DS_Store.
 PROBE_PREFIX = ".stagingkub-dev-probe-"

@@ -191,3 +191,31 @@ def test_a_build_that_writes_into_its_own_sources_costs_one_extra_build_not_a_st
     time.sleep(QUIET)
     assert len([c for c in process.commands(since) if "./mvnw" in c]) == 1  # a real change
     assert process.stop() == 130
+
+
+@pytest.mark.parametrize(
+    ("helm_version", "said"),
+    [
+        ("v4.1.4", "the release rhdemo is deployed (revision 3)"),  # helm rolled it back
+        ("v3.6.3", "left rhdemo pending-upgrade: it was rolled back"),  # dev rolled it back
+    ],
+)
+def test_ctrl_c_during_helm_upgrade_leaves_no_pending_release(dev, demo_copy, helm_version, said):
+    s = demo_copy
+    s.extra_env["STANDIN_HELM_VERSION"] = helm_version
+    process = dev(s)
+    first = release(s)["config"]["rhdemo"]["image"]["digest"]
+    (Path(s.extra_env["STANDIN_STATE"]) / "helm-slow").write_text("60\n")
+    since = len(process.out)
+    (s.app_dir / "www" / "index.html").write_text("<html><body>v2</body></html>\n")
+    deadline = time.monotonic() + 60
+    while release(s)["info"]["status"] != "pending-upgrade":  # helm is waiting for the pods
+        assert time.monotonic() < deadline, process.text()
+        time.sleep(0.05)
+    assert any(c.startswith("helm upgrade --install") for c in process.commands(since))
+    assert process.stop(signal.SIGINT) == 130
+    assert group_members(process.group) == []
+    state = release(s)
+    assert state["info"]["status"] == "deployed" and state["version"] == 3
+    assert state["config"]["rhdemo"]["image"]["digest"] == first  # the last good release runs
+    assert said in process.text()

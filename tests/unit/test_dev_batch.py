@@ -32,6 +32,7 @@ def test_app_files_may_trigger(path):
         "node_modules/left-pad/index.js", "frontend/node_modules/x.js", ".stagingkub/values.yaml",
         "src/App.java.swp", "src/.App.java.swx", "src/App.java~", "src/.#App.java", "src/4913",
         "src/App.java___jb_tmp___", f"{PROBE_PREFIX}1234", ".DS_Store",
+        ".venv/lib/python3.11/site-packages/x.py", "tools/__pycache__/x.cpython-311.pyc",
     ],
 )  # fmt: skip
 def test_build_output_tool_folders_and_editor_files_never_trigger(path):

@@ -13,6 +13,12 @@ namespace). The Ready pod it leaves reports `imageID` as kubelet does on contain
 (`<repository>@<digest>`): the digest the reference pins, else what the registry
 resolved the tag to when the stand-in pulled it.
 
+A file STANDIN_STATE/helm-slow holding N makes the next upgrades wait N seconds with the
+new revision stored as pending-upgrade (pending-install), as real helm stores it while it
+waits. A SIGINT or SIGTERM then does what that helm version does: helm 3.7+ and 4 mark
+the revision failed and, with --atomic / --rollback-on-failure, roll back to the previous
+one (helm PR 9180); older helm 3 dies and leaves it pending (helm issue 10323).
+
 STANDIN_HELM_PULL=0 skips the pulls (an existing cluster whose nodes are not modelled).
 STANDIN_HELM_VERSION sets `helm version` (v3.16.2 or v4.1.4): helm 4 refuses
 --atomic, helm 3 refuses --rollback-on-failure, as the real ones do.
@@ -192,14 +198,52 @@ def upgrade(argv: list[str]) -> int:
             return 1
     state.parent.mkdir(parents=True, exist_ok=True)
     version = previous["version"] + 1
-    state.write_text(json.dumps(release_json(release, namespace, chart, version, previous,
-                                             supplied_values(argv), rendered.stdout)))  # fmt: skip
+    current = release_json(release, namespace, chart, version, previous, supplied_values(argv),
+                           rendered.stdout)  # fmt: skip
+    slow = Path(os.environ["STANDIN_STATE"]) / "helm-slow"
+    if slow.exists():
+        wait_pending(state, current, previous, argv, float(slow.read_text()))
+    state.write_text(json.dumps(current))
     revision_file(state, version).write_text(state.read_text())
     state.with_suffix(".yaml").write_text(rendered.stdout)
     if previous.get("manifest") != rendered.stdout:  # an unchanged pod template keeps its pod
         healthy(context, release, images, version)
     print(f'Release "{release}" has been upgraded. Happy Helming!\nREVISION: {version}')
     return 0
+
+
+def wait_pending(state: Path, current: dict, previous: dict, argv: list[str], seconds: float):
+    """The new revision stored as pending while helm waits for the rollout; a signal then
+    ends it as the helm version in STANDIN_HELM_VERSION would."""
+    import signal
+    import time
+
+    pending = json.loads(json.dumps(current))
+    pending["info"]["status"] = "pending-upgrade" if previous["version"] else "pending-install"
+    state.write_text(json.dumps(pending))
+    revision_file(state, pending["version"]).write_text(state.read_text())
+    version = os.environ.get("STANDIN_HELM_VERSION", "v4.1.4").lstrip("v").split(".")
+    handles_signals = (int(version[0]), int(version[1])) >= (3, 7)
+
+    def stopped(signum, frame):
+        if not handles_signals:  # helm before 3.7: the process dies, the release stays pending
+            os._exit(128 + signum)
+        pending["info"].update(status="failed", description='Upgrade "x" failed: context canceled')
+        state.write_text(json.dumps(pending))
+        revision_file(state, pending["version"]).write_text(state.read_text())
+        rolled = ""
+        if previous["version"] and ({"--atomic", "--rollback-on-failure"} & set(argv)):
+            rollback(["rollback", pending["name"], str(previous["version"]),
+                      "--kube-context", option(argv, "--kube-context") or "default",
+                      "--namespace", option(argv, "--namespace", "-n") or "default"])  # fmt: skip
+            rolled = ", and has been rolled back due to rollback-on-failure being set"
+        sys.stderr.write(f"Error: UPGRADE FAILED: release {pending['name']} failed{rolled}: "
+                         "context canceled\n")  # fmt: skip
+        sys.exit(1)
+
+    signal.signal(signal.SIGINT, stopped)
+    signal.signal(signal.SIGTERM, stopped)
+    time.sleep(seconds)
 
 
 def revision_file(state: Path, version: int) -> Path:
