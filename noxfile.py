@@ -67,6 +67,6 @@ def e2e(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """The performance harness at full size (writes bench/results.json; ~5 min)."""
+    """The performance harness at full size (writes bench/results.json; ~10 min)."""
     install(session)
     session.run("python", "bench/run.py", *session.posargs)

@@ -127,7 +127,8 @@ def dev_rows(stack, reps: int, files: int, quiet: float, row, timed_env) -> list
     for poll, budget in ((False, 2.0), (True, 10.0)):
         percent = idle_cpu(env, stack.app_dir, files, quiet, poll)
         how = "polling every 1 s" if poll else "native events"
-        rows.append(row(f"dev idle CPU, {how} ({files} files, {quiet:g} s)", percent / 100,
+        rows.append(row(f"dev idle CPU, {how} ({files} files, {quiet:g} s): CPU seconds used",
+                        percent / 100 * quiet,
                         None, None, f"< {budget:g} % of a core", percent < budget,
                         f"{percent:.2f} % of one core"))  # fmt: skip
     return rows

@@ -158,7 +158,7 @@ def _script_header() -> None:
 
 
 def _children(pid: int) -> list[int]:
-    """Direct child processes of pid (Linux /proc; `pgrep -P` elsewhere)."""
+    """Direct child processes of pid that still run (Linux /proc; `pgrep -P` elsewhere)."""
     found = []
     proc = Path("/proc")
     if proc.is_dir():
@@ -168,7 +168,8 @@ def _children(pid: int) -> list[int]:
                     stat = (entry / "stat").read_text()
                 except OSError:
                     continue
-                if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                state, parent = stat.rsplit(")", 1)[1].split()[:2]
+                if int(parent) == pid and state != "Z":  # a zombie has ended already
                     found.append(int(entry.name))
         return found
     import subprocess

@@ -159,13 +159,16 @@ class Loop:
 
     def _succeeded(self, steps, batch: Batch, reference: str) -> None:
         steps.table()
-        started = batch.first if batch.first is not None else steps.started
-        changed = "" if reference == self.running else " (new)"
+        helm = next((s for s in steps.done if s.name == "helm"), None)
+        if batch.first is None:  # the first deploy
+            how = f"ready {time.monotonic() - steps.started:.1f} s after dev started"
+        elif helm is not None and helm.ran:
+            how = f"pods Ready {time.monotonic() - batch.first:.1f} s after the first change"
+        else:
+            how = "unchanged: the same image as before"
+        new = " (new)" if self.running and reference != self.running else ""
         self.running = reference
-        say(
-            f"running {reference}{changed}; pods Ready {time.monotonic() - started:.1f} s "
-            f"after the first change. Waiting for changes (Ctrl-C stops)."
-        )
+        say(f"running {reference}{new}; {how}. Waiting for changes (Ctrl-C stops).")
         if self.logs is not None:
             self.logs.follow()
 
@@ -183,6 +186,8 @@ class Loop:
 
     def _stopped(self, stop: BaseException) -> Interrupted:
         """Exit 130: what ran is stopped; the release is not left pending-*."""
+        if self.logs is not None:
+            self.logs.pause()  # its kubectl is ours to end, not a leftover
         left = reap_descendants()
         state = self._release_state() if self.in_cycle or isinstance(stop, Interrupted) else ""
         parts = ["dev stopped"]

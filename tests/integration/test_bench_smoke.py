@@ -23,6 +23,9 @@ SCENARIOS = (
     "changed re-deploy overhead",
     "registry.ls vs sequential curl",
     "cache: cold vs warm pull",
+    "dev cycle overhead",
+    "dev idle CPU, native events",
+    "dev idle CPU, polling",
 )
 
 

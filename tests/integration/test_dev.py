@@ -29,7 +29,7 @@ def dev(demo_copy):
     def start(stack=demo_copy, *args: str) -> DevProcess:
         process = DevProcess(stack.env(), "--version", VERSION, *args)
         started.append(process)
-        process.wait_for(r"^running .* after the first change", timeout=180)
+        process.wait_for(r"^running .*; ready .* after dev started", timeout=180)
         return process
 
     yield start

@@ -35,16 +35,21 @@ def cluster_up(context: str) -> bool:
 def follow(log: Path, seconds: float = 600) -> int:
     """`kubectl logs -f`: what the container wrote, then each new line as it comes, until
     stopped (here at most `seconds`, the bound every wait has)."""
+    import signal
     import time
 
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     shown, deadline = 0, time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        text = log.read_text() if log.exists() else ""
-        if len(text) > shown:
-            sys.stdout.write(text[shown:])
-            sys.stdout.flush()
-            shown = len(text)
-        time.sleep(0.1)
+    try:
+        while time.monotonic() < deadline:
+            text = log.read_text() if log.exists() else ""
+            if len(text) > shown:
+                sys.stdout.write(text[shown:])
+                sys.stdout.flush()
+                shown = len(text)
+            time.sleep(0.1)
+    except KeyboardInterrupt:  # stopped, as the real one is: quietly
+        return 130
     return 0
 
 
