@@ -15,7 +15,7 @@ import pytest
 
 from tests.integration.test_daily_loop import VERSION, registry_digest, release
 from tests.support.dev_process import DevProcess, group_members
-from tests.support.stack import fetch
+from tests.support.stack import docker, fetch
 
 pytestmark = pytest.mark.integration
 QUIET = 2.5  # seconds to wait for output that must not come (debounce 300 ms, events 50 ms)
@@ -219,3 +219,27 @@ def test_ctrl_c_during_helm_upgrade_leaves_no_pending_release(dev, demo_copy, he
     assert state["info"]["status"] == "deployed" and state["version"] == 3
     assert state["config"]["rhdemo"]["image"]["digest"] == first  # the last good release runs
     assert said in process.text()
+
+
+def test_a_failed_rollout_prints_its_cause_keeps_the_release_and_a_later_save_deploys(
+    dev, demo_copy
+):
+    s = demo_copy
+    process = dev()
+    node, rule = f"{s.cluster}-control-plane", f"/etc/containerd/certs.d/localhost:{s.port}"
+    wiring = docker("exec", node, "cat", f"{rule}/hosts.toml").stdout
+    docker("exec", node, "rm", f"{rule}/hosts.toml")  # the node can no longer reach the registry
+    since = len(process.err)
+    (s.app_dir / "www" / "index.html").write_text("<html><body>v2</body></html>\n")
+    process.wait_for(r"^dev cycle \d+ failed at helm", since=since)
+    text = "\n".join(process.err[since:])
+    assert "The pods cannot pull their image" in text  # the deploy's diagnostics
+    assert release(s)["version"] == 1 and process.process.poll() is None
+
+    docker("exec", "-i", node, "sh", "-c", f"cat > {rule}/hosts.toml", stdin=wiring)
+    since = len(process.err)
+    (s.app_dir / "www" / "index.html").write_text("<html><body>v3</body></html>\n")
+    process.wait_for(r"^running .*\(new\)", since=since)
+    assert release(s)["version"] == 2
+    assert release(s)["config"]["rhdemo"]["image"]["digest"] == registry_digest(s, s.app_name)
+    assert process.stop() == 130
