@@ -15,11 +15,12 @@ READ_TIMEOUT = 30.0  # seconds for a read-only call
 
 
 def read(
-    argv: list[str], timeout: float = READ_TIMEOUT, check: str = ""
+    argv: list[str], timeout: float = READ_TIMEOUT, check: str = "", stdin: str | None = None
 ) -> subprocess.CompletedProcess:
-    """Run argv, capturing text output; its exit code is the caller's to judge."""
+    """Run argv (stdin fed to it), capturing text output; its exit code is the caller's to
+    judge."""
     try:
-        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, input=stdin)
     except subprocess.TimeoutExpired:
         raise StateError(
             f"`{shlex.join(argv)}` did not answer within {timeout:g} s. "

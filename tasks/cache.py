@@ -76,11 +76,13 @@ def warm(c, version="", profile=None):
     """
     from stagingkub import validate
     from stagingkub.cache import ops as cache_ops
+    from stagingkub.release.chart import chart_images
 
     if version:
         validate.tag(version, "--version")
     settings, found = _mirrors(profile)
-    cache_ops.warm_all(settings, found, version or settings.image.version or "latest")
+    images = chart_images(settings, version or settings.image.version or "latest")
+    cache_ops.warm_all(command_runner(c, settings), settings, found, images)
 
 
 ns = Collection("cache", create, status, ls, purge, warm)

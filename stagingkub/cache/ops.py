@@ -198,9 +198,10 @@ def _stored(mirror: Mirror, repository: str, layers: tuple[str, ...]) -> str:
     return human_size(total)
 
 
-def warm_all(settings, found: list[Mirror], version: str) -> None:
+def warm_all(runner: Runner, settings, found: list[Mirror], chart_images: list[str]) -> None:
     """cache.warm: the chart's images and cache.warm_images through the running mirrors;
-    a summary of what was pulled, skipped and not pulled (StateError when any failed)."""
+    a summary of what was pulled, skipped and not pulled (StateError when any failed).
+    Under --dry, the `docker pull` through each mirror that does the same, and nothing else."""
     from stagingkub.cache import warm
 
     engine = docker_state.client()
@@ -209,11 +210,12 @@ def warm_all(settings, found: list[Mirror], version: str) -> None:
         for m in found
         if not (s := docker_state.container(engine, m.registry.name)) or not s.running
     ]
+    images = list(dict.fromkeys([*chart_images, *settings.cache.warm_images]))
+    if runner.dry:
+        return warm.print_pulls(runner, found, images)
     if down:
         raise StateError(f"The mirrors {', '.join(down)} do not run: `invoke cache.create` "
                          "starts them; then re-run cache.warm. Nothing was pulled.")  # fmt: skip
-    images = list(dict.fromkeys([*warm.chart_images(settings, version),
-                                 *settings.cache.warm_images]))  # fmt: skip
     outcome = warm.warm(found, images)
     for line in outcome.skipped:
         say(f"skipped {line}: it is not pulled through a cache")

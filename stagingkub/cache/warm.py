@@ -1,17 +1,18 @@
-"""cache.warm: every image the chart renders, and cache.warm_images, pulled through the
-mirrors from this machine (manifest, config and layers), so the next cluster starts offline."""
+"""cache.warm: the images its caller names (the chart's, and cache.warm_images) pulled
+through the mirrors from this machine (manifest, config and layers), so the next cluster
+starts offline."""
 
 from __future__ import annotations
 
 import http.client
 import json
 import platform
+import shlex
 from dataclasses import dataclass
 
 from stagingkub.cache.plan import Mirror, Reference, mirror_for, parse_reference
 from stagingkub.console import human_size, say
 from stagingkub.errors import StateError
-from stagingkub.external import read
 from stagingkub.registry.api import INDEX_TYPES, MANIFEST_TYPES
 
 BLOB_TIMEOUT = 120.0  # seconds without a byte before a blob pull counts as failed
@@ -25,59 +26,26 @@ def node_platform() -> tuple[str, str]:
     return "linux", ARCHES.get(machine, machine)
 
 
-def rendered_images(manifests_text: str) -> list[str]:
-    """Every `image:` of the containers in `helm template` output, in order, once."""
-    from ruamel.yaml import YAML
-
-    found: list[str] = []
-
-    def walk(node) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key == "image" and isinstance(value, str) and value:
-                    found.append(value)
-                else:
-                    walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    for document in YAML(typ="safe").load_all(manifests_text):
-        walk(document)
-    return list(dict.fromkeys(found))
-
-
-def chart_images(settings, version: str) -> list[str]:
-    """`helm template` of the chart with the deploy's values (the generated image values
-    for `version`, after deploy.values_file)."""
-    from stagingkub.release.helm import image_values
-    from stagingkub.release.image import ImageSpec
-
-    image = ImageSpec.from_settings(settings, version)
-    generated = settings.files_dir("warm-values.yaml")
-    generated.parent.mkdir(parents=True, exist_ok=True)
-    generated.write_text(image_values(image.repository, version), encoding="utf-8")
-    d = settings.deploy
-    argv = ["helm", "template", d.release, str(settings.path("deploy.chart")),
-            "--namespace", d.namespace]  # fmt: skip
-    if d.values_file:
-        argv += ["-f", str(settings.path("deploy.values_file"))]
-    argv += ["-f", str(generated)]
-    result = read(argv, 60, "Check the chart with `helm lint`, and re-run.")
-    if result.returncode != 0:
-        raise StateError(
-            f"`helm template` of {d.chart} failed, so the chart's images are unknown: "
-            f"{(result.stderr.strip().splitlines() or ['no output'])[-1]} Fix the chart or "
-            "deploy.values_file and re-run (`helm lint` shows more)."
-        )
-    return rendered_images(result.stdout)
-
-
 @dataclass
 class Outcome:
     pulled: list[str]
     failed: list[str]
     skipped: list[str]
+
+
+def print_pulls(runner, found: list[Mirror], images: list[str]) -> None:
+    """--dry: a `docker pull` of each image through its mirror's host port (the mirror
+    fetches and keeps it as cache.warm's own pull does), then the local copy removed."""
+    for text in images:
+        reference = parse_reference(text)
+        mirror = mirror_for(reference, found)
+        if mirror is None:
+            runner.note(f"skipped {text}: no mirror for {reference.domain}")
+            continue
+        spec = mirror.registry
+        joiner = "@" if ":" in reference.reference else ":"
+        local = f"{spec.bind_address}:{spec.port}/{reference.path}{joiner}{reference.reference}"
+        runner.script(f"docker pull {shlex.quote(local)} && docker image rm {shlex.quote(local)}")
 
 
 def warm(found: list[Mirror], images: list[str]) -> Outcome:

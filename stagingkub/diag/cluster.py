@@ -8,10 +8,10 @@ from dataclasses import replace
 from stagingkub.cluster.kind_config import CERTS_DIR
 from stagingkub.cluster.ops import node_names, read_node, stopped_nodes
 from stagingkub.cluster.plan import ClusterSpec
-from stagingkub.cluster.pull_errors import Known, classify, failed_pull
 from stagingkub.diag.engine import FAIL, OK, WARN, Probe, Result
 from stagingkub.diag.host import engine, registry_spec
 from stagingkub.external import parse_json, read
+from stagingkub.pull_errors import Known, classify, failed_pull
 from stagingkub.release.image import ImageSpec
 
 CRICTL_PATHS = ("/usr/local/bin/crictl", "/usr/bin/crictl")

@@ -206,7 +206,7 @@ def diagnostics(runner: Runner, spec: ReleaseSpec, tail: int = 50) -> None:
     for pod in failing_pods(kubectl, spec.release):
         runner.run([*kubectl, "describe", "pod", pod], warn=True)
         runner.run([*kubectl, "logs", pod, "--all-containers", "--tail", str(tail)], warn=True)
-    from stagingkub.cluster.pull_errors import Known, classify, failed_pull
+    from stagingkub.pull_errors import Known, classify, failed_pull
 
     found = failed_pull(events.stdout or "")
     # deploy.helm checked the registry holds the tag before the upgrade

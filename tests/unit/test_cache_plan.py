@@ -9,12 +9,12 @@ import pytest
 
 from stagingkub.cache import stats
 from stagingkub.cache.plan import mirror_hosts_toml, mirrors, parse_reference
-from stagingkub.cache.warm import rendered_images
 from stagingkub.cluster.kind_config import Wiring
 from stagingkub.docker.engine import demultiplex
 from stagingkub.docker.state import state_from_attrs
 from stagingkub.errors import ConfigError
 from stagingkub.registry.plan import drift, run_argv
+from stagingkub.release.chart import rendered_images
 from stagingkub.settings import ROOT, load
 
 NO_ENV_FILE = {"STAGINGKUB_ENV_FILE": "/nonexistent/.env"}

@@ -4,7 +4,7 @@ pull and unpack image "<ref>": <containerd's error>`, and `ctr content fetch`'s 
 
 import pytest
 
-from stagingkub.cluster.pull_errors import Known, classify
+from stagingkub.pull_errors import Known, classify
 
 REF = "localhost:5000/rhdemo-api:1.1.0-SNAPSHOT"
 HEAD = 'Head "{scheme}://{host}/v2/rhdemo-api/manifests/1.1.0-SNAPSHOT"'
