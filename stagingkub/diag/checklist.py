@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from stagingkub.diag.cache import check_cache, no_mirrors
-from stagingkub.diag.cluster import check_containerd, check_k8s, check_network, check_pull
+from stagingkub.diag.containerd import check_containerd
 from stagingkub.diag.engine import FAIL, SKIP, Check, Probe, Result, run_all, run_one
 from stagingkub.diag.host import (
     check_disk,
@@ -13,6 +13,8 @@ from stagingkub.diag.host import (
     check_registry,
     check_tools,
 )
+from stagingkub.diag.network import PULL_TIMEOUT, check_network, check_pull
+from stagingkub.diag.pods import check_k8s
 
 
 def _local_registry(settings) -> str:
@@ -50,7 +52,7 @@ CHECKS = [
     Check("images", only_when(check_images, _local_registry), ("registry",),
           "catalog, tags, the version's digest and size"),
     Check("pull", only_when(check_pull, _kind_wiring), ("network", "containerd", "images"),
-          "a node pulls the image"),
+          "a node pulls the image", bound=PULL_TIMEOUT + 5),
     Check("k8s", check_k8s, (), "the release's pods, events, logs"),
     Check("disk", only_when(check_disk, _local_registry), ("docker",),
           "registry size, shared layers, free disk"),

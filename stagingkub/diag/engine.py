@@ -31,6 +31,9 @@ class Check:
     function: Callable[[Any], Result]
     needs: tuple[str, ...] = ()
     help: str = ""
+    # Its own bound, in seconds, when its work is longer than a question by nature (a pull);
+    # None: diag.timeout.
+    bound: float | None = None
 
 
 class Probe:
@@ -55,8 +58,10 @@ class Probe:
 
 
 def run_one(check: Check, probe: Probe, timeout: float) -> Result:
-    """Run a check in a daemon thread, bounded by timeout; errors become failures."""
+    """Run a check in a daemon thread, bounded by its own bound or else timeout
+    (diag.timeout); errors become failures."""
     box: list[Result] = []
+    limit, named = (check.bound, "its bound") if check.bound else (timeout, "diag.timeout")
     started = time.monotonic()
 
     def target() -> None:
@@ -70,12 +75,12 @@ def run_one(check: Check, probe: Probe, timeout: float) -> Result:
 
     worker = threading.Thread(target=target, daemon=True, name=f"diag-{check.name}")
     worker.start()
-    worker.join(timeout)
+    worker.join(limit)
     if box:
         result = box[0]
     else:
         result = Result(
-            check.name, FAIL, f"no answer within {timeout:g} s (diag.timeout)",
+            check.name, FAIL, f"no answer within {limit:g} s ({named})",
             fix="Something hangs: the registry, the Docker engine or a node. Try "
             f"`invoke diag.{check.name}` alone, and raise diag.timeout if the host is just slow.",
         )  # fmt: skip

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import signal
+import threading
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -62,6 +63,32 @@ def test_standin_registry_detached_from_kind(deployed):
     assert result.returncode == 1
     assert f"is not on the {deployed.network} network" in result.stdout
     assert f"docker network connect {deployed.network} {deployed.name}" in result.stdout
+
+
+def test_diag_network_with_the_registry_container_gone_names_registry_create(deployed):
+    docker("rm", "-f", deployed.name)
+    single = deployed.invoke("diag.network")
+    assert single.returncode == 1
+    text = single.stdout + single.stderr
+    assert f"the registry container {deployed.name} does not exist" in text
+    assert "`invoke registry.create`" in text
+    assert "KeyError" not in text and "Traceback" not in text
+
+
+def test_a_slow_pull_is_reported_as_slow_not_as_a_hang(deployed):
+    deployed.profile.write_text(deployed.profile.read_text() + "diag:\n  timeout: 2\n")
+    for digest in node_exec(node(deployed), "ctr", "content", "ls", "-q").stdout.split():
+        node_exec(node(deployed), "ctr", "content", "rm", digest)  # the pull fetches again
+    docker("pause", deployed.name)
+    unpause = threading.Timer(4.0, lambda: docker("unpause", deployed.name))
+    unpause.start()
+    try:
+        result = deployed.invoke("diag.pull", "--version", VERSION)
+    finally:
+        unpause.join()
+    text = result.stdout + result.stderr
+    assert "no answer within" not in text
+    assert "pulled" in text and "but slowly" in text and "diag.timeout is 2 s" in text, text
 
 
 def test_standin_hosts_toml_missing(deployed):

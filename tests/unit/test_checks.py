@@ -53,10 +53,21 @@ def test_a_hanging_check_is_cut_at_its_timeout_and_the_others_still_answer():
 
 def test_an_exception_in_a_check_is_a_failure_not_a_crash():
     def broken(probe):
-        raise KeyError("NetworkSettings")
+        raise ValueError("the engine answered half a document")
 
     result = run_one(Check("broken", broken), Probe(settings=None), timeout=5)
-    assert result.verdict == FAIL and "NetworkSettings" in result.summary
+    assert result.verdict == FAIL and "half a document" in result.summary
+
+
+def test_a_check_with_its_own_bound_is_not_cut_at_diag_timeout():
+    def slow(probe):
+        time.sleep(0.5)
+        return Result("slow", OK, "done")
+
+    cut = run_one(Check("slow", slow), Probe(settings=None), timeout=0.1)
+    assert cut.verdict == FAIL and "no answer within 0.1 s (diag.timeout)" in cut.summary
+    bounded = run_one(Check("slow", slow, bound=5), Probe(settings=None), timeout=0.1)
+    assert bounded.verdict == OK
 
 
 def test_shared_state_is_computed_once_and_may_nest():

@@ -308,7 +308,7 @@ def test_kind_version_checks_pass_where_they_should():
     [((2, 0, 3), ""), ((1, 7, 24), "config_path is not /etc/containerd/certs.d")],
 )
 def test_diag_containerd_reports_the_containerd_2_default(version, problem):
-    from stagingkub.diag.cluster import _node_wiring
+    from stagingkub.diag.wiring import node_wiring as _node_wiring
 
     line, found, _ = _node_wiring(SPEC, wired(config_path=None, containerd_version=version))
     assert found.startswith(problem) if problem else found == ""

@@ -93,7 +93,7 @@ def test_an_unknown_message_is_left_for_the_caller_to_show_as_it_is():
 
 
 def test_kubelets_waiting_message_carries_the_error_without_the_event_prefix():
-    from stagingkub.diag.cluster import waiting_pull_error
+    from stagingkub.diag.pods import waiting_pull_error
 
     error = f'rpc error: code = NotFound desc = failed to pull and unpack image "{REF}": ' + (
         "no match for platform in manifest: not found"
