@@ -26,7 +26,7 @@ from stagingkub.registry.auth import (
     fetch_token,
     unauthorized,
 )
-from stagingkub.registry.transport import Headers, connect
+from stagingkub.registry.transport import Headers, connect, tls_failure
 
 API_HEADER = "Docker-Distribution-Api-Version"
 MANIFEST_TYPES = ", ".join(
@@ -218,12 +218,7 @@ class RegistryAPI:
             except ssl.SSLError as error:
                 connection.close()
                 self._local.connection = None
-                raise RegistryHTTPError(
-                    f"The TLS handshake with {self.url} failed ({error.reason or error}): the "
-                    "registry's certificate is not signed by a CA this machine trusts. For the "
-                    "local registry with registry.tls on, `invoke registry.create` writes the CA "
-                    "(registry.ca_file in `invoke diag.config`)."
-                ) from None
+                raise RegistryHTTPError(tls_failure(self.url, error)) from None
             except (OSError, http.client.HTTPException) as error:
                 connection.close()
                 self._local.connection = None

@@ -345,8 +345,8 @@ def ls_table(spec: RegistrySpec) -> tuple[list[tuple[str, str, str, str]], str]:
             tags = api.all_tags()
     except RegistryHTTPError as error:
         raise StateError(
-            f"Cannot list the registry at {spec.url}: {type(error).__name__}. "
-            "`invoke registry.status` tells whether it runs."
+            f"Cannot list the registry at {spec.url}: {error} `invoke registry.status` "
+            "tells whether it runs."
         ) from None
     tags.sort(key=lambda t: (t.repository, t.tag))
     rows = [(t.repository, t.tag, t.digest, human_size(t.size)) for t in tags]

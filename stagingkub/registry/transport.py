@@ -109,3 +109,32 @@ def connect(url: str, timeout: float, cafile: str | None = None) -> http.client.
         return http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
     target = f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
     return _AbsoluteURIConnection(urlsplit(proxy_url), target, timeout)
+
+
+def tls_failure(url: str, error: ssl.SSLError) -> str:
+    """What a failed TLS handshake means, in words, with its fix: an unknown CA, a name the
+    certificate does not carry, or HTTPS spoken to a registry that speaks plain HTTP."""
+    reason = f"{getattr(error, 'reason', '') or ''} {error}".upper()
+    code = getattr(error, "verify_code", None)
+    if "WRONG_VERSION_NUMBER" in reason or "RECORD LAYER FAILURE" in reason:
+        return (
+            f"{url} does not speak TLS: HTTPS was sent to a registry that answers plain HTTP "
+            "(the handshake read an HTTP reply). For the local registry, registry.tls is on "
+            "but the container runs without it: `invoke registry.create --recreate` applies "
+            "it; or set registry.tls: false. For an external one, use its HTTPS port."
+        )
+    if code == 62 or "HOSTNAME MISMATCH" in reason or "IP ADDRESS MISMATCH" in reason:
+        return (
+            f"The certificate of {url} does not name this host "
+            f"({error.verify_message if code == 62 else error}). "
+            "Use the host name its certificate was issued for (registry.host), or, for the "
+            "local registry, `invoke registry.create --recreate` makes one that names it."
+        )
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return (
+            f"The certificate of {url} is not signed by a CA this machine trusts "
+            f"({error.verify_message or error}). For the local registry with registry.tls "
+            "on, `invoke registry.create` writes its CA (registry.ca_file in `invoke "
+            "diag.config`); for an external registry, set registry.ca_file to its CA."
+        )
+    return f"The TLS handshake with {url} failed ({error.reason or error})."

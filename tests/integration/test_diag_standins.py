@@ -205,6 +205,15 @@ def test_registry_ls_lists_tags_digests_sizes_and_counts_shared_layers_once(stac
     assert echoed(result.stdout) == []
 
 
+def test_registry_ls_of_a_stopped_registry_keeps_the_errors_words(stack):
+    assert stack.invoke("registry.create").returncode == 0
+    docker("stop", stack.name)
+    result = stack.invoke("registry.ls")
+    assert result.returncode == 1
+    assert "does not answer" in result.stderr and "Connection" in result.stderr
+    assert "RegistryHTTPError" not in result.stderr
+
+
 def test_standin_diag_tools_names_every_missing_tool_with_how_to_install(app_stack, tmp_path):
     ok = app_stack.invoke("diag.tools")
     assert ok.returncode == 0, ok.stdout

@@ -128,3 +128,49 @@ def test_which_requests_go_through_the_proxy(monkeypatch, url, no_proxy, expecte
     monkeypatch.setenv("HTTP_PROXY", "plain.corp:3128")
     monkeypatch.setenv("NO_PROXY", no_proxy)
     assert proxy_for(url) == expected
+
+
+def _tls_server_context(tmp_path, names):
+    """A server certificate for `names`, signed by a test CA no client here trusts."""
+    import ssl
+
+    from stagingkub.registry.tls import ensure_ca, ensure_server
+
+    _, ca_cert, ca_key = ensure_ca(tmp_path, "test registry CA")
+    ensure_server(tmp_path, names, ca_cert, ca_key)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "server.crt", tmp_path / "server.key")
+    return context
+
+
+def _tls_error(url: str, cafile: str | None = None) -> str:
+    api = RegistryAPI(url, timeout=5, cafile=cafile)
+    with pytest.raises(RegistryHTTPError) as raised:
+        api.catalog()
+    return str(raised.value)
+
+
+def test_a_certificate_from_an_unknown_ca_says_so(tmp_path):
+    from stagingkub.registry.tls import Names
+
+    context = _tls_server_context(tmp_path, Names(dns=("localhost",), ips=("127.0.0.1",)))
+    with serving(lambda *a: (200, {}, b"{}"), tls=context) as (url, _):
+        text = _tls_error(url)
+    assert "not signed by a CA this machine trusts" in text and "registry.ca_file" in text
+
+
+def test_a_certificate_for_another_name_says_so(tmp_path):
+    from stagingkub.registry.tls import Names
+
+    context = _tls_server_context(tmp_path, Names(dns=("registry.example.com",), ips=()))
+    with serving(lambda *a: (200, {}, b"{}"), tls=context) as (url, _):
+        text = _tls_error(url, cafile=str(tmp_path / "ca.crt"))  # the CA is trusted here
+    assert "does not name this host" in text and "registry.host" in text
+    assert "not signed by a CA" not in text
+
+
+def test_https_spoken_to_a_plain_http_registry_says_so():
+    with serving(lambda *a: (200, {}, b"{}")) as (url, _):
+        text = _tls_error(url.replace("http://", "https://"))
+    assert "does not speak TLS" in text and "registry.tls" in text
+    assert "not signed by a CA" not in text
