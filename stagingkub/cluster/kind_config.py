@@ -7,7 +7,7 @@ comments); nothing here touches the machine.
 from __future__ import annotations
 
 import io
-import re
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,8 +19,12 @@ CONTAINERD_CONFIG = "/etc/containerd/config.toml"
 CONFIG_PATH_PATCH = f'[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "{CERTS_DIR}"'
 KIND_API_VERSION = "kind.x-k8s.io/v1alpha4"
 HELP_URL = "https://kind.sigs.k8s.io/docs/user/local-registry/"
-_MIRRORS = re.compile(r"registry\.mirrors")
-_CONFIG_PATH = re.compile(r'config_path\s*=\s*"([^"]*)"')
+# Where containerd reads its registry settings: the CRI plugin's registry table, named
+# io.containerd.grpc.v1.cri in config version 2 and io.containerd.cri.v1.images in version 3.
+_REGISTRY_TABLES = (
+    ("plugins", "io.containerd.grpc.v1.cri", "registry"),
+    ("plugins", "io.containerd.cri.v1.images", "registry"),
+)
 
 
 @dataclass(frozen=True)
@@ -181,20 +185,30 @@ def _same_patch(a: str, b: str) -> bool:
 
 def _check_patches(patches: list[str], wiring: Wiring, label: str) -> None:
     for patch in patches:
-        if wiring.mode == "hosts" and _MIRRORS.search(patch):
+        config_path, mirrors = _patch_settings(patch, label)
+        if wiring.mode == "hosts" and mirrors:
             raise ConfigError(
                 f"{label} has a containerd `registry.mirrors` patch, and cluster.wiring is "
                 "'hosts' (config_path). containerd 2.x refuses both together. Remove the "
                 "mirrors patch from your kind config (the hosts.toml wiring replaces it), or "
                 "set cluster.wiring: mirrors for node images older than kind v0.20."
             )
-        path = _CONFIG_PATH.search(patch)
-        if path and (wiring.mode == "mirrors" or path.group(1) != CERTS_DIR):
+        if config_path is not None and (wiring.mode == "mirrors" or config_path != CERTS_DIR):
             raise ConfigError(
-                f"{label} sets containerd config_path = {path.group(1)!r}; stagingkub needs "
+                f"{label} sets containerd config_path = {config_path!r}; stagingkub needs "
                 f"{CERTS_DIR!r} with cluster.wiring 'hosts' and no config_path with 'mirrors'. "
                 "Remove that patch from your kind config."
             )
+
+
+def _patch_settings(patch: str, label: str) -> tuple[str | None, bool]:
+    try:
+        return registry_settings(tomllib.loads(patch))
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(
+            f"{label} has a containerdConfigPatches entry that is not valid TOML ({error}); "
+            "kind would fail to create the cluster with it. Fix or remove it."
+        ) from None
 
 
 def hosting(wiring: Wiring) -> str:
@@ -233,9 +247,29 @@ def configmap_data(configmap_json: str) -> str:
 
 
 def containerd_registry_state(config_text: str) -> tuple[str | None, bool]:
-    """(config_path or None, has a mirrors section) of a node's containerd config.toml."""
-    path = _CONFIG_PATH.search(config_text)
-    return (path.group(1) if path else None), bool(_MIRRORS.search(config_text))
+    """(config_path or None, has a registry.mirrors table) of a node's containerd
+    config.toml, read as TOML: comments and other tables never count."""
+    try:
+        return registry_settings(tomllib.loads(config_text))
+    except tomllib.TOMLDecodeError as error:
+        raise StateError(
+            f"The node's {CONTAINERD_CONFIG} is not valid TOML ({error}), so its registry "
+            "wiring is unknown; containerd cannot start with it either. `invoke cluster.delete` "
+            "and `invoke cluster.create` make the cluster anew."
+        ) from None
+
+
+def registry_settings(document: dict) -> tuple[str | None, bool]:
+    config_path, mirrors = None, False
+    for keys in _REGISTRY_TABLES:
+        table: object = document
+        for key in keys:
+            table = table.get(key) if isinstance(table, dict) else None
+        if isinstance(table, dict):
+            found = table.get("config_path")
+            config_path = config_path or (found if isinstance(found, str) else None)
+            mirrors = mirrors or bool(table.get("mirrors"))
+    return config_path, mirrors
 
 
 def predicted_node_names(name: str, roles: list[str]) -> list[str]:

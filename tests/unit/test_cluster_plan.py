@@ -139,14 +139,40 @@ def test_versions(text, version):
 
 
 def test_containerd_config_reading():
-    assert containerd_registry_state('x\n  config_path = "/etc/containerd/certs.d"\n') == (
-        "/etc/containerd/certs.d",
-        False,
+    cri = '[plugins."io.containerd.grpc.v1.cri".registry'
+    hosts = f'{cri}]\n  config_path = "/etc/containerd/certs.d"\n'
+    assert containerd_registry_state(hosts) == ("/etc/containerd/certs.d", False)
+    mirrors = f'{cri}.mirrors."localhost:5000"]\n  endpoint = ["http://kind-registry:5000"]\n'
+    assert containerd_registry_state(mirrors) == (None, True)
+    v3 = (
+        'version = 3\n[plugins."io.containerd.cri.v1.images".registry]\n'
+        '  config_path = "/etc/containerd/certs.d"\n'
     )
-    assert containerd_registry_state('[plugins."a".registry.mirrors."localhost:5000"]') == (
-        None,
-        True,
+    assert containerd_registry_state(v3) == ("/etc/containerd/certs.d", False)  # containerd 2.x
+
+
+def test_a_commented_out_or_foreign_config_path_does_not_count():
+    commented = KIND_BASE_CONFIG + (
+        '[plugins."io.containerd.grpc.v1.cri".registry]\n'
+        '  # config_path = "/etc/containerd/certs.d"\n'
+        "  # [registry.mirrors] was the old way\n"
     )
+    assert containerd_registry_state(commented) == (None, False)
+    foreign = '[plugins."io.containerd.transfer.v1.local"]\n  config_path = "/somewhere/else"\n'
+    assert containerd_registry_state(foreign) == (None, False)
+
+
+def test_an_older_kind_base_config_has_its_k8s_gcr_io_mirror():
+    older = KIND_BASE_CONFIG + (
+        '[plugins."io.containerd.grpc.v1.cri".registry.mirrors."k8s.gcr.io"]\n'
+        '  endpoint = ["https://registry.k8s.io", "https://k8s.gcr.io",]\n'
+    )
+    assert containerd_registry_state(older) == (None, True)
+
+
+def test_a_config_that_is_not_toml_is_an_error_not_a_guess():
+    with pytest.raises(StateError, match="not valid TOML"):
+        containerd_registry_state('[plugins."io.containerd.grpc.v1.cri".registry\n')
 
 
 def test_create_argv_and_network_switch():
@@ -236,14 +262,35 @@ def test_nodes_that_files_cannot_fix_stop_with_the_recreate_command(node, words)
 
 # kind's base config (images/base/files/etc/containerd/config.toml) as kind v0.27+ ships it:
 # no config_path, no mirrors; containerd 2.x then reads its default config_path.
+# kind's node base config as of its main branch (images/base/files/etc/containerd/
+# config.toml, 2026-08): its tables and keys, comments left out. No config_path, no mirrors.
 KIND_BASE_CONFIG = """version = 2
+
+[proxy_plugins]
+[proxy_plugins."fuse-overlayfs"]
+  type = "snapshot"
+  address = "/run/containerd-fuse-overlayfs.sock"
+
 [plugins."io.containerd.grpc.v1.cri".containerd]
   discard_unpacked_layers = true
   snapshotter = "overlayfs"
   default_runtime_name = "runc"
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+  runtime_type = "io.containerd.runc.v2"
+  base_runtime_spec = "/etc/containerd/cri-base.json"
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+    SystemdCgroup = true
+
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.test-handler]
+  runtime_type = "io.containerd.runc.v2"
+  base_runtime_spec = "/etc/containerd/cri-base.json"
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.test-handler.options]
+    SystemdCgroup = true
+
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "registry.k8s.io/pause:3.10"
   tolerate_missing_hugepages_controller = true
+  restrict_oom_score_adj = false
 """
 
 
