@@ -74,6 +74,12 @@ SCHEMA: dict[str, dict[str, Spec]] = {
             optional=True,
         ),
         "labels": Spec(dict, validate.labels, "Extra labels on containers and volumes created."),
+        "keep_rollback": Spec(
+            int,
+            validate.count,
+            "registry.prune keeps the images of this many helm revisions "
+            "before the deployed one (3).",
+        ),
     },
     "cluster": {
         "mode": Spec(

@@ -139,11 +139,13 @@ def ls(c, name=None, port=None, profile=None):
         "keep": "How many of the newest tags to keep in each repository (required).",
         "repo": "Only this repository (default: every repository).",
         "yes": "Delete for real; without it the plan is listed and nothing is deleted.",
+        "unprotected": "Delete even when helm cannot say which images the cluster runs or "
+        "can roll back to (it then refuses and deletes nothing).",
     }
 )
-def prune(c, keep, repo="", yes=False, profile=None):
-    """Delete old tags (by manifest digest), keeping the newest N per repository and the
-    tag the helm release runs; lists first, deletes only with --yes."""
+def prune(c, keep, repo="", yes=False, unprotected=False, profile=None):
+    """Delete old tags (by manifest digest), keeping the newest N per repository, the image
+    the helm release runs and its rollback targets; lists first, deletes only with --yes."""
     from stagingkub import validate
     from stagingkub.registry import prune as prune_ops
 
@@ -151,7 +153,8 @@ def prune(c, keep, repo="", yes=False, profile=None):
     if repo:
         validate.repository(repo, "--repo")
     settings = load_settings(profile)
-    prune_ops.prune(command_runner(c, settings), settings, keep=keep, repository=repo, yes=yes)
+    prune_ops.prune(command_runner(c, settings), settings, keep=keep, repository=repo, yes=yes,
+                    unprotected=unprotected)  # fmt: skip
 
 
 @task(help={"yes": "Collect for real (stops the registry meanwhile); without it, a dry run."})

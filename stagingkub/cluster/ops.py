@@ -24,6 +24,7 @@ from stagingkub.cluster.plan import (
 )
 from stagingkub.console import confirm, progress, say
 from stagingkub.docker import state as docker_state
+from stagingkub.docker.state import KIND_CLUSTER_LABEL
 from stagingkub.errors import StagingkubError, StateError
 from stagingkub.external import read
 from stagingkub.registry import ops as registry_ops
@@ -33,7 +34,6 @@ from stagingkub.validate import parse_version, seconds_of
 
 READ_TIMEOUT = 30  # seconds for a read-only kind or kubectl call
 KIND_ROLE_LABEL = "io.x-k8s.kind.role"
-KIND_CLUSTER_LABEL = "io.x-k8s.kind.cluster"
 
 
 def _read(argv: list[str]) -> subprocess.CompletedProcess:

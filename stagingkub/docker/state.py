@@ -47,6 +47,9 @@ class ContainerState:
 _CLIENTS: dict[tuple[str | None, ...], Any] = {}
 
 
+KIND_CLUSTER_LABEL = "io.x-k8s.kind.cluster"  # kind's label on its node containers
+
+
 def client() -> Any:
     """An engine client that has answered a ping, or DockerUnavailable; one per process
     and engine address (a task asks several times; each request still connects anew)."""

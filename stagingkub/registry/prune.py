@@ -1,28 +1,29 @@
 """registry.prune: delete old tags through the registry API, keeping the newest N.
 
-The tag the cluster runs (asked of helm: the release's image values) is never
-deleted. Without --yes nothing is deleted: the plan is listed, and off a terminal
-the task exits 1 so a Jenkins step cannot pass as if it had pruned.
+Every tag of the image the cluster runs, and of the images of its last
+registry.keep_rollback helm revisions, is kept (registry/protection.py); when those
+cannot be read, nothing is deleted unless --unprotected says so. Without --yes nothing
+is deleted: the plan is listed, and off a terminal the task exits 1 so a Jenkins step
+cannot pass as if it had pruned. Under --dry the deletes are printed as curl commands.
 """
 
 from __future__ import annotations
 
 import datetime
-import shutil
+import shlex
 from concurrent.futures import ThreadPoolExecutor
 
 from stagingkub.console import print_table, say, unconfirmed
 from stagingkub.docker import state as docker_state
 from stagingkub.errors import StateError
-from stagingkub.external import parse_json, read
+from stagingkub.registry import protection
 from stagingkub.registry.api import RegistryHTTPError
 from stagingkub.registry.ops import require_local, running_registry
 from stagingkub.registry.plan import RegistrySpec
-from stagingkub.registry.retention import PrunePlan, TagRecord, plan_prune
+from stagingkub.registry.retention import PrunePlan, TagRecord, by_tag, plan_prune
 from stagingkub.runner import Runner
 
 REPOSITORIES = "/var/lib/registry/docker/registry/v2/repositories"
-HELM_TIMEOUT = 30
 
 
 def collect(engine, spec: RegistrySpec, repository: str = "") -> list[TagRecord]:
@@ -77,48 +78,18 @@ def parse_mtime(text: str) -> float:
     return moment.timestamp() + fraction
 
 
-def deployed(settings, spec: RegistrySpec) -> dict[tuple[str, str], str]:
-    """{(repository, tag): reason} for the image the helm release runs, when helm can say."""
-    d = settings.deploy
-    context = settings.kube_context
-    if shutil.which("helm") is None:
-        say("helm is not installed: cannot ask which tag the cluster runs; none is protected.")
-        return {}
-    argv = ["helm", "get", "values", d.release, "--namespace", d.namespace]
-    argv += ["--kube-context", context, "-o", "json"]
-    result = read(
-        argv,
-        HELM_TIMEOUT,
-        "prune protects the tag the release runs, so it stops "
-        "here: check `invoke cluster.status`, or delete nothing until helm answers.",
-    )
-    if result.returncode != 0:
-        if "not found" not in result.stderr:
-            say(
-                f"Could not ask helm which tag release {d.release} runs ({context}: "
-                f"{result.stderr.strip()[:160]}); no tag is protected for it."
-            )
-        return {}
-    values = parse_json(argv, result.stdout) or {}
-    image = (values.get("rhdemo") or {}).get("image") or {}
-    repository, tag = str(image.get("repository") or ""), str(image.get("tag") or "")
-    prefix = spec.push_host + "/"
-    if not repository.startswith(prefix) or not tag:
-        return {}
-    reason = f"deployed: release {d.release} in {d.namespace} runs it"
-    return {(repository[len(prefix) :], tag): reason}
-
-
-def show(plan: PrunePlan) -> None:
+def show(plan: PrunePlan, err: bool = False) -> None:
+    """The plan as a table (on stderr under --dry, where stdout is the script)."""
     rows = [("REPOSITORY", "TAG", "CREATED", "DIGEST", "ACTION")]
     for d in plan.decisions:
         action = ("delete: " if d.delete else "keep: ") + d.reason
         created = d.record.created[:19].replace("T", " ") or "unknown"
         rows.append((d.record.repository, d.record.tag, created, d.record.digest[:19], action))
-    print_table(rows)
+    print_table(rows, err=err)
 
 
-def prune(runner: Runner, settings, *, keep: int, repository: str = "", yes: bool) -> None:
+def prune(runner: Runner, settings, *, keep: int, repository: str = "", yes: bool,
+          unprotected: bool = False) -> None:  # fmt: skip
     spec = require_local(settings, "registry.prune")
     engine = docker_state.client()
     running_registry(engine, spec)
@@ -128,19 +99,18 @@ def prune(runner: Runner, settings, *, keep: int, repository: str = "", yes: boo
             f"The registry holds no tags in {repository!r}. `invoke registry.ls` lists "
             "its repositories and tags."
         )
-    plan = plan_prune(records, keep, deployed(settings, spec))
-    show(plan)
+    plan = plan_prune(records, keep, by_tag(records, _protected(settings, spec, engine,
+                                                                unprotected)))  # fmt: skip
+    show(plan, err=runner.dry)
     deletions = plan.deletions
     if not deletions:
         say(f"Nothing to prune: every repository has at most {keep} tags to keep.")
         return
-    what = f"{len(plan.deleted_tags)} tag(s), {len(deletions)} manifest(s) would be deleted"
     if runner.dry:
-        for repo, digest in deletions:
-            runner.note(f"DELETE {spec.url}/v2/{repo}/manifests/{digest} (registry.prune --yes)")
-        return
+        return print_deletes(runner, spec, deletions)
     if not yes:
-        unconfirmed(what)
+        unconfirmed(f"{len(plan.deleted_tags)} tag(s), {len(deletions)} manifest(s) would be "
+                    "deleted")  # fmt: skip
         return
     with spec.api(30.0) as api:
         for repo, digest in deletions:
@@ -149,3 +119,30 @@ def prune(runner: Runner, settings, *, keep: int, repository: str = "", yes: boo
         f"Deleted {len(plan.deleted_tags)} tag(s) ({len(deletions)} manifest(s)). Their layers "
         "still take disk space until `invoke registry.gc --yes` runs."
     )
+
+
+def _protected(settings, spec: RegistrySpec, engine, unprotected: bool) -> dict:
+    if unprotected:
+        say("--unprotected: the images the cluster runs or can roll back to are not asked "
+            "for, so no tag is protected.")  # fmt: skip
+        return {}
+    return protection.protected(settings, spec.push_host, engine)
+
+
+def print_deletes(runner: Runner, spec: RegistrySpec, deletions: list[tuple[str, str]]) -> None:
+    for line in delete_lines(spec, deletions):
+        runner.script(line)
+
+
+def delete_lines(spec: RegistrySpec, deletions: list[tuple[str, str]]) -> list[str]:
+    """--dry: the deletes as curl commands, with the registry's CA and, for a registry with
+    logins, its credentials from the environment through curl's --config on stdin (printf
+    is a shell builtin: the password is never an argument of a program)."""
+    curl = ["curl", "-fsS", "-X", "DELETE", *(["--cacert", spec.cafile] if spec.cafile else [])]
+    login = ""
+    if spec.credentials:
+        login = (f"printf 'user = \"%s:%s\"\\n' {shlex.quote(spec.username)} "
+                 '"$STAGINGKUB_REGISTRY_PASSWORD" | ')  # fmt: skip
+        curl += ["--config", "-"]
+    return [login + shlex.join([*curl, f"{spec.url}/v2/{repo}/manifests/{digest}"])
+            for repo, digest in deletions]  # fmt: skip

@@ -87,3 +87,17 @@ def _decide(
             decision.delete = False
             decision.reason = f"a platform of the kept multi-arch tag {inside[digest]}"
     return decisions
+
+
+def by_tag(records: list[TagRecord], protected: dict[tuple[str, str], str]
+           ) -> dict[tuple[str, str], str]:  # fmt: skip
+    """{(repository, tag): why} for every tag whose digest (or, for a release without a
+    digest, whose tag) is protected: every tag that points at a protected image."""
+    found = {}
+    for record in records:
+        why = protected.get((record.repository, record.digest)) or protected.get(
+            (record.repository, "tag:" + record.tag)
+        )
+        if why:
+            found[(record.repository, record.tag)] = why
+    return found

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support.stack import Stack, docker, echoed, script_lines
+from stagingkub.settings import ROOT
+from tests.support.stack import Stack, docker, echoed, fetch, script_lines
 
 pytestmark = pytest.mark.integration
 
@@ -92,7 +96,112 @@ def test_prune_never_deletes_the_tag_the_helm_release_runs(app_stack):
     result = s.invoke("registry.prune", "--keep", "1", "--yes")
     assert result.returncode == 0, result.stderr
     assert s.tags(app) == ["1.0.0", "1.3.0"]
-    assert re.search(r"1\.0\.0 .* keep: deployed: release rhdemo", result.stdout)
+    assert re.search(r"1\.0\.0 .* keep: deployed: the release runs revision 1", result.stdout)
+
+
+def _deploy_versions(s, versions) -> dict[str, str]:
+    """Deploy each version in turn (one helm revision each); {version: digest}."""
+    digests = {}
+    for number, version in enumerate(versions):
+        (s.app_dir / "pom.xml").write_text(f"<project><!-- {version} --></project>\n")
+        result = s.invoke("deploy", "--version", version)
+        assert result.returncode == 0, result.stderr
+        digests[version] = _release_state(s)["config"]["rhdemo"]["image"]["digest"]
+        assert _release_state(s)["version"] == number + 1
+    return digests
+
+
+def _release_state(s) -> dict:
+    path = Path(s.extra_env["STANDIN_STATE"]) / "helm" / f"kind-{s.cluster}" / "rhdemo-staging"
+    return json.loads((path / "rhdemo.json").read_text())
+
+
+def _empty_node_content(s) -> None:
+    """The node forgets every blob, so its next pull asks the registry."""
+    node = f"{s.cluster}-control-plane"
+    listed = docker("exec", node, "ctr", "content", "ls", "-q").stdout.split()
+    for digest in listed:
+        docker("exec", node, "ctr", "content", "rm", digest, check=False)
+
+
+def test_prune_keeps_the_rollback_targets_and_helm_rollback_to_each_still_pulls(app_stack):
+    s = app_stack
+    app = s.base["image"]["name"]
+    versions = ["1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0"]  # revisions 1 to 5
+    digests = _deploy_versions(s, versions)
+    result = s.invoke("registry.prune", "--keep", "1", "--yes")
+    assert result.returncode == 0, result.stderr
+    assert s.tags(app) == ["1.1.0", "1.2.0", "1.3.0", "1.4.0"]  # 1.0.0 alone is no target
+    for version, why in (("1.4.0", "deployed: the release runs revision 5"),
+                         ("1.3.0", "rollback target of revision 4"),
+                         ("1.2.0", "rollback target of revision 3"),
+                         ("1.1.0", "rollback target of revision 2")):  # fmt: skip
+        assert re.search(rf"{re.escape(version)} .* keep: (newest 1|{why})", result.stdout)
+    node = f"{s.cluster}-control-plane"
+    for revision, version in ((4, "1.3.0"), (3, "1.2.0"), (2, "1.1.0")):
+        rolled = subprocess.run(
+            ["helm", "rollback", "rhdemo", str(revision), "--namespace", "rhdemo-staging",
+             "--kube-context", f"kind-{s.cluster}"],
+            env=s.env(), capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert rolled.returncode == 0, rolled.stderr
+        pinned = f"localhost:{s.port}/{app}:{version}@{digests[version]}"
+        assert _release_state(s)["config"]["rhdemo"]["image"]["digest"] == digests[version]
+        _empty_node_content(s)
+        assert fetch(node, pinned).returncode == 0, pinned  # the image is still there
+    _empty_node_content(s)
+    gone = f"localhost:{s.port}/{app}:1.0.0@{digests['1.0.0']}"
+    assert fetch(node, gone).returncode != 0  # what prune deleted is really gone
+
+
+def test_prune_with_the_cluster_stopped_deletes_nothing_and_exits_1(app_stack):
+    s = app_stack
+    app = s.base["image"]["name"]
+    _deploy_versions(s, ["1.0.0", "1.1.0"])
+    for tag in ("1.2.0", "1.3.0"):
+        s.push(tag, repository=app)
+    docker("stop", f"{s.cluster}-control-plane")
+    result = s.invoke("registry.prune", "--keep", "1", "--yes")
+    assert result.returncode == 1
+    assert "cannot tell which images the cluster runs" in result.stderr
+    assert "is stopped" in result.stderr and "invoke cluster.create" in result.stderr
+    assert "--unprotected" in result.stderr and "Traceback" not in result.stderr
+    assert s.tags(app) == ["1.0.0", "1.1.0", "1.2.0", "1.3.0"]
+
+    forced = s.invoke("registry.prune", "--keep", "1", "--yes", "--unprotected")
+    assert forced.returncode == 0, forced.stderr
+    assert "--unprotected" in forced.stderr
+    assert s.tags(app) == ["1.3.0"]
+
+
+def test_prune_when_helm_fails_deletes_nothing(app_stack):
+    s = app_stack
+    app = s.base["image"]["name"]
+    _deploy_versions(s, ["1.0.0"])
+    s.push("1.1.0", repository=app)
+    s.push("1.2.0", repository=app)
+    kubeconfig = Path(s.extra_env["STANDIN_STATE"]) / "kubeconfig.json"
+    kubeconfig.write_text("{}")  # the kind context is gone from kubeconfig
+    result = s.invoke("registry.prune", "--keep", "1", "--yes")
+    assert result.returncode == 1
+    assert f'context "kind-{s.cluster}" does not exist' in result.stderr
+    assert s.tags(app) == ["1.0.0", "1.1.0", "1.2.0"]
+
+
+def test_dry_prune_prints_curl_deletes_that_do_the_same(stack):
+    s = _created(stack)
+    for tag in ("1.0.0", "1.1.0", "1.2.0"):
+        s.push(tag)
+    printed = s.invoke("--dry", "registry.prune", "--keep", "1")
+    assert printed.returncode == 0, printed.stderr
+    deletes = [line for line in script_lines(printed.stdout) if line.startswith("curl")]
+    assert len(deletes) == 2 and all(" -X DELETE " in line for line in deletes)
+    assert all(f"{s.url}/v2/rhdemo-api/manifests/sha256:" in line for line in deletes)
+    assert s.tags() == ["1.0.0", "1.1.0", "1.2.0"]  # printing deleted nothing
+    ran = subprocess.run(["bash", "-euo", "pipefail", "-c", printed.stdout], cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    assert s.tags() == ["1.2.0"]
 
 
 def test_gc_frees_the_bytes_of_deleted_tags_and_every_remaining_tag_still_pulls(stack):

@@ -176,3 +176,19 @@ def test_purge_of_a_stopped_registry_with_an_anonymous_volume_deletes_both_volum
 
 def test_purge_with_nothing_there_plans_nothing():
     assert plan_purge(SPEC, None, data_volumes(SPEC, None, set())).commands == []
+
+
+def test_dry_prune_deletes_pass_the_password_through_the_shell_never_as_an_argument():
+    from stagingkub.registry.prune import delete_lines
+
+    digest = "sha256:" + "a" * 64
+    plain = delete_lines(SPEC, [("rhdemo-api", digest)])
+    assert plain == [f"curl -fsS -X DELETE http://127.0.0.1:5000/v2/rhdemo-api/manifests/{digest}"]
+    logins = {"tls": True, "auth": True, "username": "ci", "password": "s3cret"}
+    secure = RegistrySpec(**{**SPEC.__dict__, **logins, "secure_dir": "/work/.stagingkub/reg"})
+    (line,) = delete_lines(secure, [("rhdemo-api", digest)])
+    assert line.startswith(
+        """printf 'user = "%s:%s"\\n' ci "$STAGINGKUB_REGISTRY_PASSWORD" | curl"""
+    )
+    assert "--config - " in line and "--cacert /work/.stagingkub/reg/ca.crt" in line
+    assert "https://127.0.0.1:5000/v2/rhdemo-api/manifests/" in line and "s3cret" not in line

@@ -19,6 +19,10 @@ waits. A SIGINT or SIGTERM then does what that helm version does: helm 3.7+ and 
 the revision failed and, with --atomic / --rollback-on-failure, roll back to the previous
 one (helm PR 9180); older helm 3 dies and leaves it pending (helm issue 10323).
 
+Like the real one, every verb but template and lint asks the cluster's API first: with
+the context's control-plane node stopped (or a kind context kubeconfig does not have) it
+fails with helm's "Kubernetes cluster unreachable".
+
 STANDIN_HELM_PULL=0 skips the pulls (an existing cluster whose nodes are not modelled).
 STANDIN_HELM_VERSION sets `helm version` (v3.16.2 or v4.1.4): helm 4 refuses
 --atomic, helm 3 refuses --rollback-on-failure, as the real ones do.
@@ -148,6 +152,7 @@ def supplied_values(argv: list[str]) -> dict:
 
 
 def get_values(argv: list[str]) -> int:
+    """`helm get values REL [--revision N] -o json`: the user-supplied values."""
     state = release_file(
         option(argv, "--kube-context") or "default",
         option(argv, "--namespace", "-n") or "default",
@@ -156,8 +161,32 @@ def get_values(argv: list[str]) -> int:
     if not state.exists():
         sys.stderr.write("Error: release: not found\n")
         return 1
+    revision = option(argv, "--revision")
+    if revision is not None:
+        state = revision_file(state, int(revision))
+        if not state.exists():
+            sys.stderr.write("Error: release: not found\n")
+            return 1
     print(json.dumps(json.loads(state.read_text()).get("config") or {}))
     return 0
+
+
+def unreachable(argv: list[str]) -> str:
+    """helm's error when the context's cluster does not answer (kube client's words), or ''."""
+    from kubectl_standin import cluster_up
+
+    context = option(argv, "--kube-context") or "default"
+    kubeconfig = Path(os.environ.get("STANDIN_STATE", "/nonexistent"), "kubeconfig.json")
+    if (
+        kubeconfig.exists()
+        and context.startswith("kind-")
+        and context not in json.loads(kubeconfig.read_text())
+    ):
+        return f'Error: Kubernetes cluster unreachable: context "{context}" does not exist\n'
+    if not cluster_up(context):
+        return ('Error: Kubernetes cluster unreachable: Get "https://127.0.0.1:6443/version": '
+                "dial tcp 127.0.0.1:6443: connect: connection refused\n")  # fmt: skip
+    return ""
 
 
 def upgrade(argv: list[str]) -> int:
@@ -342,6 +371,10 @@ def main(argv: list[str]) -> int:
         sys.stdout.write(result.stdout)
         sys.stderr.write(result.stderr)
         return result.returncode
+    problem = unreachable(argv)  # every other verb asks the cluster's API first
+    if problem:
+        sys.stderr.write(problem)
+        return 1
     if argv[:1] == ["status"]:
         release = argv[1]
         state = release_file(
