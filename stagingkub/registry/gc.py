@@ -65,7 +65,9 @@ def uploads(engine, name: str, now: float | None = None) -> list[Upload]:
     return sorted(found, key=lambda upload: upload.age)
 
 
-def refuse_active_uploads(found: list[Upload], spec: RegistrySpec) -> None:
+def refuse_active_uploads(found: list[Upload], spec: RegistrySpec, stopped: bool = False):
+    """Refuse while an upload is in progress (stopped: found once the registry was stopped,
+    which is then started again)."""
     active = [u for u in found if u.age < ACTIVE_UPLOAD]
     if active:
         shown = ", ".join(f"{u.repository} ({u.age:.0f} s ago)" for u in active[:5])
@@ -73,8 +75,10 @@ def refuse_active_uploads(found: list[Upload], spec: RegistrySpec) -> None:
             f"{len(active)} upload(s) to {spec.name} are in progress: {shown}. Garbage "
             "collection during an upload deletes the layers being pushed. Wait for the "
             f"push to finish (an upload idle for {ACTIVE_UPLOAD // 60} minutes counts as "
-            "abandoned) and run registry.gc again. Nothing was changed."
-        )
+            "abandoned) and run registry.gc again. "
+            + ("The upload started after the first check; the registry was started again "
+               "and nothing was collected." if stopped else "Nothing was changed.")
+        )  # fmt: skip
     if found:
         say(
             f"{len(found)} abandoned upload(s) (idle over {ACTIVE_UPLOAD // 60} minutes) are "
@@ -157,7 +161,8 @@ def gc(runner: Runner, settings, *, yes: bool) -> None:
     preview = runner.run(gc_argv(spec, state.image, config, *flags, "--dry-run"), hide="both")
     eligible = list(dict.fromkeys(_ELIGIBLE.findall(preview.stdout or "")))
     if runner.dry:
-        runner.note("with --yes: stop the registry, collect, start it, check every tag")
+        runner.note("with --yes: stop the registry, check for uploads, collect, start it, "
+                    "check every tag")  # fmt: skip
         _collect(runner, spec, state.image, config, flags)
         return
     sizes = blob_sizes(engine, spec.name, eligible)
@@ -171,7 +176,7 @@ def gc(runner: Runner, settings, *, yes: bool) -> None:
         return
     spec.gc_marker.parent.mkdir(parents=True, exist_ok=True)
     spec.gc_marker.write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) + "\n")
-    _collect(runner, spec, state.image, config, flags)
+    _collect(runner, spec, state.image, config, flags, engine=engine)
     _report(engine, spec, sizes)
     spec.gc_marker.unlink(missing_ok=True)
 
@@ -210,10 +215,15 @@ def _refuse_broken(broken: list[str], lead: str, then: str = "") -> None:
         )
 
 
-def _collect(runner: Runner, spec: RegistrySpec, image: str, config: str, flags) -> None:
-    """Stop the world, collect, and start the registry again whatever happened."""
+def _collect(runner: Runner, spec: RegistrySpec, image: str, config: str, flags,
+             engine=None) -> None:  # fmt: skip
+    """Stop the world, look again for uploads (one may have started since the first look:
+    its finished layers would be collected before its manifest names them), collect, and
+    start the registry again whatever happened."""
     runner.run(["docker", "stop", spec.name])
     try:
+        if engine is not None:  # not under --dry
+            refuse_active_uploads(uploads(engine, spec.name), spec, stopped=True)
         runner.run(gc_argv(spec, image, config, *flags), hide="both")
     finally:
         runner.run(["docker", "start", spec.name])
