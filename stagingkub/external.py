@@ -4,11 +4,11 @@ asked for ends as one `stagingkub:` paragraph naming the command and what to che
 
 from __future__ import annotations
 
-import json
 import shlex
 import subprocess
 from typing import Any
 
+from stagingkub.answers import decode
 from stagingkub.errors import StateError
 
 READ_TIMEOUT = 30.0  # seconds for a read-only call
@@ -35,13 +35,8 @@ def read(
 
 def parse_json(argv: list[str], text: str, check: str = "") -> Any:
     """The JSON a command printed, or a clear error naming the command."""
-    try:
-        return json.loads(text or "{}")
-    except ValueError:
-        raise StateError(
-            f"`{shlex.join(argv)}` printed something that is not JSON ({text[:120]!r}). "
-            + (check or f"Check the {argv[0]} on PATH (`{argv[0]} version`).")
-        ) from None
+    return decode(text, f"`{shlex.join(argv)}`",
+                  check or f"Check the {argv[0]} on PATH (`{argv[0]} version`).", {})  # fmt: skip
 
 
 def read_json(argv: list[str], timeout: float = READ_TIMEOUT, check: str = "") -> Any:

@@ -18,6 +18,7 @@ from typing import Any
 
 from stagingkub.console import INSTALL_HINTS, progress, quiet, say
 from stagingkub.errors import CommandFailed, StagingkubError
+from stagingkub.waiting import poll
 
 # The first lines of an `invoke --dry` script, printed before its first command: its paths
 # are relative to the repository root, so it runs from there, in any checkout.
@@ -202,15 +203,11 @@ def _signal_tree(signum: int) -> None:
 def reap_descendants(grace: float = 5.0) -> list[int]:
     """At exit: SIGTERM to what is still running below this process, SIGKILL after grace
     seconds; returns the processes that had to be stopped."""
-    import time
-
     left = descendants(os.getpid())
     if not left:
         return []
     _signal_tree(signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while descendants(os.getpid()) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    poll(lambda: not descendants(os.getpid()), seconds=grace, every=0.05)
     _signal_tree(signal.SIGKILL)
     return left
 

@@ -10,7 +10,8 @@ from stagingkub.console import human_size, say
 from stagingkub.docker import state as docker_state
 from stagingkub.errors import StateError
 from stagingkub.registry import ops as registry_ops
-from stagingkub.registry.api import RegistryHTTPError, quick_ping
+from stagingkub.registry.api import RegistryHTTPError
+from stagingkub.registry.health import quick_ping
 from stagingkub.registry.plan import PROXY_URL, data_volumes, plan_purge
 from stagingkub.runner import Runner
 

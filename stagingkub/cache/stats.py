@@ -3,13 +3,13 @@ and whether the host's Docker pulls Docker Hub through the docker.io mirror."""
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
+import http.client
 from dataclasses import dataclass
 
+from stagingkub.answers import NotJSON, decode
 from stagingkub.cache.plan import DOCKER_HUB, Mirror
 from stagingkub.docker.state import REGISTRY_DATA
+from stagingkub.registry.transport import connect
 
 REPOSITORIES = f"{REGISTRY_DATA}/docker/registry/v2/repositories"
 TAGS_PART = "/_manifests/tags/"
@@ -48,11 +48,18 @@ def counters(bind_address: str, debug_port: int | None, timeout: float = 3.0) ->
     if not debug_port:
         return None
     host = f"[{bind_address}]" if ":" in bind_address else bind_address
-    url = f"http://{host}:{debug_port}/debug/vars"
+    url = f"http://{host}:{debug_port}"
+    connection = connect(url, timeout)  # the proxy rules: loopback never goes through one
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            document = json.loads(response.read(4_000_000))
-    except (OSError, ValueError, urllib.error.URLError):
+        connection.request("GET", "/debug/vars")
+        response = connection.getresponse()
+        body = response.read(4_000_000)
+        document = decode(body, f"{url}/debug/vars", empty={}) if response.status == 200 else {}
+    except (OSError, http.client.HTTPException, NotJSON):
+        return None
+    finally:
+        connection.close()
+    if not isinstance(document, dict) or "registry" not in document:
         return None
     proxy = ((document.get("registry") or {}).get("proxy")) or {}
     blobs, manifests = proxy.get("blobs") or {}, proxy.get("manifests") or {}

@@ -5,15 +5,16 @@ starts offline."""
 from __future__ import annotations
 
 import http.client
-import json
 import platform
 import shlex
 from dataclasses import dataclass
 
+from stagingkub.answers import decode
 from stagingkub.cache.plan import Mirror, Reference, mirror_for, parse_reference
 from stagingkub.console import human_size, say
 from stagingkub.errors import StateError
 from stagingkub.registry.api import INDEX_TYPES, MANIFEST_TYPES
+from stagingkub.registry.transport import connect
 
 BLOB_TIMEOUT = 120.0  # seconds without a byte before a blob pull counts as failed
 CHUNK = 1 << 20
@@ -72,7 +73,7 @@ def warm(found: list[Mirror], images: list[str]) -> Outcome:
 def pull(mirror: Mirror, reference: Reference) -> tuple[int, int]:
     """(blobs, bytes) of one image pulled through the mirror for the nodes' platform."""
     spec = mirror.registry
-    connection = http.client.HTTPConnection(spec.bind_address, spec.port, timeout=BLOB_TIMEOUT)
+    connection = connect(spec.url, BLOB_TIMEOUT, spec.cafile)  # proxy rules, TLS, bounds
     try:
         document = _manifest(connection, reference.path, reference.reference)
         if document.get("mediaType") in INDEX_TYPES or "manifests" in document:
@@ -101,10 +102,8 @@ def _get(connection, path: str, accept: str = "") -> http.client.HTTPResponse:
 def _manifest(connection, path: str, reference: str) -> dict:
     accept = MANIFEST_TYPES
     response = _get(connection, f"/v2/{path}/manifests/{reference}", accept)
-    try:
-        return json.loads(response.read(8_000_000))
-    except ValueError:
-        raise StateError(f"the manifest of {path}:{reference} is not JSON") from None
+    return decode(response.read(8_000_000), f"the mirror's manifest of {path}:{reference}",
+                  empty={})  # fmt: skip
 
 
 def _platform_digest(index: dict, reference: Reference) -> str:

@@ -31,6 +31,7 @@ from stagingkub.registry import ops as registry_ops
 from stagingkub.registry.plan import RegistrySpec
 from stagingkub.runner import Runner, require_tool, require_tools
 from stagingkub.validate import parse_version, seconds_of
+from stagingkub.waiting import poll, shell_wait
 
 READ_TIMEOUT = 30  # seconds for a read-only kind or kubectl call
 KIND_ROLE_LABEL = "io.x-k8s.kind.role"
@@ -115,28 +116,23 @@ def start_stopped(runner: Runner, engine, spec: ClusterSpec) -> None:
 
 def wait_for_api(runner: Runner, spec: ClusterSpec) -> None:
     """Until `kubectl get --raw /readyz` answers, at most cluster.wait (bounded, progress)."""
-    import time
-
     argv = ["kubectl", "--context", spec.context, "get", "--raw", "/readyz",
             "--request-timeout=5s"]  # fmt: skip
     limit = max(1, int(seconds_of(spec.wait)))
     if runner.dry:
-        failure = shlex.quote(f"stagingkub: the API of {spec.name} did not answer in {limit} s")
-        runner.script(f"for i in $(seq 1 {limit}); do {shlex.join(argv)} >/dev/null 2>&1 && "
-                      f"break; [ \"$i\" -lt {limit} ] || {{ echo {failure} >&2; exit 1; }}; "
-                      "sleep 1; done")  # fmt: skip
+        runner.script(shell_wait(f"{shlex.join(argv)} >/dev/null 2>&1", limit,
+                                 f"stagingkub: the API of {spec.name} did not answer in "
+                                 f"{limit} s"))  # fmt: skip
         return
-    deadline = time.monotonic() + limit
     with progress(f"the API of cluster {spec.name}", runner.progress_every):
-        while _read(argv).returncode != 0:
-            if time.monotonic() > deadline:
-                raise StateError(
-                    f"The nodes of {spec.name} run again, but its API did not answer within "
-                    f"{limit} s (cluster.wait). `docker logs {spec.name}-control-plane` says "
-                    f"why; `invoke cluster.delete --yes` then `invoke cluster.create` "
-                    "re-creates it."
-                )
-            time.sleep(1)
+        answered = poll(lambda: _read(argv).returncode == 0, seconds=limit, every=1)
+    if not answered:
+        raise StateError(
+            f"The nodes of {spec.name} run again, but its API did not answer within "
+            f"{limit} s (cluster.wait). `docker logs {spec.name}-control-plane` says "
+            f"why; `invoke cluster.delete --yes` then `invoke cluster.create` "
+            "re-creates it."
+        )
     say(f"Cluster {spec.name}: its API answers again.")
 
 

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from stagingkub.dev.batch import PROBE_PREFIX, Rules
+from stagingkub.waiting import poll
 
 PROBE_SECONDS = 2.0
 STEP_MS = 50  # watchfiles hands over a change set after 50 ms without a new event
@@ -74,12 +75,14 @@ class Watcher:
         """Write a probe file in directory until its event arrives (True) or seconds pass
         (False); None when the directory cannot be written. The probe is removed after."""
         probe = directory / f"{PROBE_PREFIX}{os.getpid()}"
-        deadline = time.monotonic() + seconds
+
+        def heard() -> bool:
+            with open(probe, "a", encoding="utf-8") as handle:  # again and again: the watcher
+                handle.write(".")  # may have started after the first write
+            return self._probe_heard.wait(0.2)
+
         try:
-            while time.monotonic() < deadline and not self._probe_heard.is_set():
-                with open(probe, "a", encoding="utf-8") as handle:  # again: the watcher may
-                    handle.write(".")  # have started after the first write
-                self._probe_heard.wait(0.2)
+            poll(heard, seconds=seconds, every=0)
         except OSError:
             return None
         finally:

@@ -11,7 +11,7 @@ from stagingkub.console import human_size
 from stagingkub.diag.engine import FAIL, OK, WARN, Probe, Result
 from stagingkub.docker import state as docker_state
 from stagingkub.errors import DockerUnavailable
-from stagingkub.registry.api import quick_ping
+from stagingkub.registry.health import quick_ping
 from stagingkub.registry.plan import RegistrySpec
 from stagingkub.release.image import ImageSpec
 

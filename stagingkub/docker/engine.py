@@ -20,8 +20,10 @@ import tarfile
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
+from stagingkub.answers import decode
 from stagingkub.docker.address import EngineAddress, engine_address
 from stagingkub.errors import DockerUnavailable, StateError
+from stagingkub.waiting import poll
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -33,6 +35,9 @@ class _UnixConnection(http.client.HTTPConnection):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(self.timeout)
         self.sock.connect(self.socket_path)
+
+
+ENGINE_CHECK = "Is DOCKER_HOST pointing at the engine's API?"
 
 
 def engine_message(status: int, data: bytes) -> str:
@@ -149,13 +154,7 @@ class Engine:
             return None
         if not 200 <= status < 300:
             raise self._refused("GET", path, status, data)
-        try:
-            return json.loads(data) if data else None
-        except ValueError:
-            raise StateError(
-                f"The Docker engine at {self.host} answered GET {path} with something that is "
-                f"not JSON ({data[:80]!r}): is DOCKER_HOST pointing at the engine's API?"
-            ) from None
+        return decode(data, f"The Docker engine at {self.host} (GET {path})", ENGINE_CHECK)
 
     def ping(self) -> None:
         status, data = self.request("GET", "/_ping")
@@ -188,16 +187,17 @@ class Engine:
 
     def df(self) -> dict:
         """`docker system df`; the engine refuses while another one runs: wait for that one."""
-        import time
+        answers = []
 
-        for _ in range(40):
-            status, data = self.request("GET", "/system/df", timeout=60)
-            if status < 400 or b"already running" not in data:
-                break
-            time.sleep(0.25)
+        def answered() -> bool:
+            answers.append(self.request("GET", "/system/df", timeout=60))
+            return answers[-1][0] < 400 or b"already running" not in answers[-1][1]
+
+        poll(answered, seconds=10, every=0.25)
+        status, data = answers[-1]
         if status >= 400:
             raise self._refused("GET", "/system/df", status, data)
-        return json.loads(data or b"{}")
+        return decode(data, f"The Docker engine at {self.host} (GET /system/df)", empty={})
 
     def version(self) -> dict:
         return self.get("/version") or {}
@@ -283,7 +283,10 @@ class Engine:
         )
         if status != 201:
             raise StateError(f"Cannot exec in {container}: {engine_message(status, data)}")
-        exec_id = json.loads(data)["Id"]
+        exec_id = (decode(data, f"The Docker engine at {self.host} (exec)", ENGINE_CHECK,
+                          empty={}) or {}).get("Id")  # fmt: skip
+        if not exec_id:
+            raise StateError(f"Cannot exec in {container}: the engine gave no exec ID.")
         _, output = self.request(
             "POST", f"/exec/{exec_id}/start", {"Detach": False, "Tty": True}, timeout
         )

@@ -8,7 +8,6 @@ and the CPU, not the registry, was the bound (bench/, registry.ls).
 from __future__ import annotations
 
 import http.client
-import json
 import ssl
 import threading
 import time
@@ -17,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from stagingkub.errors import StateError
+from stagingkub.answers import NotJSON, decode
 from stagingkub.registry.auth import (
     RegistryHTTPError,
     RegistryUnauthorized,
@@ -28,7 +27,6 @@ from stagingkub.registry.auth import (
 )
 from stagingkub.registry.transport import Headers, connect, tls_failure
 
-API_HEADER = "Docker-Distribution-Api-Version"
 MANIFEST_TYPES = ", ".join(
     [
         "application/vnd.oci.image.index.v1+json",
@@ -67,6 +65,9 @@ class TagInfo:
     @property
     def size(self) -> int:
         return sum(self.blobs.values())
+
+
+NOT_THE_API = "A proxy, login page or another server answers there, not the registry's API."
 
 
 def base_url(host: str, port: int, scheme: str = "http") -> str:
@@ -237,15 +238,11 @@ class RegistryAPI:
             raise RegistryUnauthorized(unauthorized(self.url, bool(self._auth)))
         if status >= 400:
             raise RegistryHTTPError(f"The registry answered {status} to GET {path}: {body[:200]!r}")
+        kind = headers.get("Content-Type") or "no Content-Type"
         try:
-            return headers, json.loads(body or b"{}")
-        except ValueError:
-            kind = headers.get("Content-Type") or "no Content-Type"
-            raise RegistryHTTPError(
-                f"{self.url}{path} answered {status} with something that is not JSON ({kind}: "
-                f"{body[:80]!r}): a proxy, login page or another server answers there, not "
-                "the registry's API."
-            ) from None
+            return headers, decode(body, f"{self.url}{path} ({status}, {kind})", NOT_THE_API, {})
+        except NotJSON as error:
+            raise RegistryHTTPError(str(error)) from None
 
     def _paged(self, path: str, key: str) -> list[str]:
         items: list[str] = []
@@ -361,56 +358,6 @@ def _blob_sizes(api: RegistryAPI, repository: str, document: dict) -> dict[str, 
         return sizes
     parts = [document.get("config") or {}, *(document.get("layers") or [])]
     return {part["digest"]: int(part.get("size", 0)) for part in parts if "digest" in part}
-
-
-def quick_ping(url: str, timeout: float = 2.0, cafile: str | None = None) -> tuple[bool, str]:
-    """GET /v2/ once, on a fresh connection: (healthy, what was seen).
-
-    401 with the API header is healthy: a registry with auth answers so without credentials.
-    """
-    connection = connect(url, timeout, cafile)
-    try:
-        connection.request("GET", "/v2/")
-        response = connection.getresponse()
-        response.read()
-    except (OSError, http.client.HTTPException) as error:
-        return False, f"{type(error).__name__}: {error}".rstrip(": ")
-    finally:
-        connection.close()
-    header = response.getheader(API_HEADER)
-    healthy = response.status in (200, 401) and header is not None
-    return healthy, f"HTTP {response.status}, {API_HEADER}: {header or 'missing'}"
-
-
-def wait_healthy(
-    url: str,
-    timeout: float,
-    interval: float = 0.2,
-    cafile: str | None = None,
-    progress_every: float = 10.0,
-) -> None:
-    """Poll /v2/ until healthy, at most `timeout` seconds, saying so every progress_every."""
-    if quick_ping(url, cafile=cafile)[0]:
-        return
-    from stagingkub.console import progress
-
-    with progress(f"the registry at {url}/v2/", progress_every):
-        _poll(url, timeout, interval, cafile)
-
-
-def _poll(url: str, timeout: float, interval: float, cafile: str | None) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        healthy, seen = quick_ping(url, cafile=cafile)
-        if healthy:
-            return
-        if time.monotonic() >= deadline:
-            raise StateError(
-                f"The registry did not answer at {url}/v2/ within {timeout:g} s "
-                f"(last: {seen}). Look at `invoke registry.logs`; raise "
-                "registry.health_timeout if the host is just slow."
-            )
-        time.sleep(interval)
 
 
 def _next_link(header: str, path: str) -> str | None:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import base64
 import http.client
-import json
 import re
 from urllib.parse import urlsplit
 
+from stagingkub.answers import NotJSON, decode
 from stagingkub.errors import StateError
 from stagingkub.registry.transport import connect
 
@@ -60,13 +60,13 @@ def fetch_token(
         kind = RegistryUnauthorized if status in (401, 403) else RegistryHTTPError
         raise kind(f"The registry's token service {realm} refused or failed: {status}{refused}.")
     try:
-        document = json.loads(body or b"{}")
+        document = decode(body, f"The registry's token service {realm}", empty={})
         token = document.get("token") or document.get("access_token")
         lifetime = float(document.get("expires_in") or 60)
-    except (ValueError, AttributeError, TypeError):
+    except (NotJSON, AttributeError, TypeError, ValueError):
         raise RegistryHTTPError(
-            f"The token service {realm} answered something that is not a token (JSON "
-            f"expected, got {body[:60]!r})."
+            f"The registry's token service {realm} answered something that is not a token "
+            f"(JSON with a token expected, got {body[:60]!r})."
         ) from None
     if not token:
         raise RegistryHTTPError(f"The token service {realm} answered without a token.")

@@ -10,8 +10,9 @@ from stagingkub import ports
 from stagingkub.console import confirm, human_size, say
 from stagingkub.docker import state as docker_state
 from stagingkub.errors import StateError
-from stagingkub.registry.api import RegistryHTTPError, quick_ping
-from stagingkub.registry.api import wait_healthy as wait_for_registry
+from stagingkub.registry.api import RegistryHTTPError
+from stagingkub.registry.health import quick_ping
+from stagingkub.registry.health import wait_healthy as wait_for_registry
 from stagingkub.registry.plan import (
     PROXY_SECRETS,
     RegistrySpec,
@@ -20,6 +21,7 @@ from stagingkub.registry.plan import (
     plan_purge,
 )
 from stagingkub.runner import Runner
+from stagingkub.waiting import poll, shell_wait
 
 
 def ensure(
@@ -113,24 +115,21 @@ def _network_words(network_exists: bool, spec: RegistrySpec) -> str:
 def _tolerate_concurrent_create(engine, spec: RegistrySpec, argv: list[str], result) -> None:
     """Another run (a parallel Jenkins job) may have done the same step a moment earlier:
     when what the step was for now holds, that is success; otherwise the failure stands."""
-    import time
-
     from stagingkub.errors import CommandFailed
     from stagingkub.registry.plan import drift
 
-    deadline = time.monotonic() + 15  # the other run may still be creating or starting it
-    while True:
+    def done() -> bool:
         state = docker_state.container(engine, spec.name)
-        done = {
+        return {
             "run": state is not None and not drift(spec, state),
             "start": state is not None and state.running,
             "network": state is not None and spec.network in state.networks,
             "volume": docker_state.volume_exists(engine, spec.volume),
         }.get(argv[1], False)
-        if done or time.monotonic() > deadline or argv[1] not in ("run", "start", "network"):
-            break
-        time.sleep(0.2)
-    if not done:
+
+    # the other run may still be creating or starting it: up to 15 s for those
+    waits = argv[1] in ("run", "start", "network")
+    if not poll(done, seconds=15 if waits else 0, every=0.2):
         raise CommandFailed(shlex.join(argv), result.exited, result.stderr)
     say(f"`{shlex.join(argv)}` was already done by another run at the same time; going on.")
 
@@ -179,13 +178,9 @@ def wait_script(url: str, timeout: float, cafile: str | None = None) -> str:
     if cafile:
         curl += ["--cacert", cafile]
     probe = shlex.join([*curl, f"{url}/v2/"])
-    failure = shlex.quote(
-        f"stagingkub: the registry at {url}/v2/ did not answer within {seconds} s"
-    )
-    return (
-        f'for i in $(seq 1 {seconds}); do case "$({probe} || true)" in 200|401) break ;; esac; '
-        f'[ "$i" -lt {seconds} ] || {{ echo {failure} >&2; exit 1; }}; sleep 1; done'
-    )
+    answered = f'case "$({probe} || true)" in 200|401) true ;; *) false ;; esac'
+    return shell_wait(answered, seconds, f"stagingkub: the registry at {url}/v2/ did not "
+                      f"answer within {seconds} s")  # fmt: skip
 
 
 def start(runner: Runner, spec: RegistrySpec) -> None:

@@ -220,3 +220,23 @@ def test_a_framed_log_stream_is_demultiplexed():
     frames = b"\x01\x00\x00\x00\x00\x00\x00\x03abc" + b"\x02\x00\x00\x00\x00\x00\x00\x02de"
     assert demultiplex(frames) == b"abcde"
     assert demultiplex(b"plain tty text") == b"plain tty text"
+
+
+def test_counters_are_read_directly_on_loopback_even_with_a_proxy_set(monkeypatch):
+    from tests.support.http_standin import serving
+    from tests.support.stack import free_port
+
+    # distribution's expvar: registry.proxy.{blobs,manifests} (registry/proxy/proxymetrics.go)
+    expvar = {"registry": {"proxy": {
+        "blobs": {"Requests": 5, "Hits": 5, "Misses": 0, "BytesPulled": 0, "BytesPushed": 0},
+        "manifests": {"Requests": 3, "Hits": 2, "Misses": 1, "BytesPulled": 524,
+                      "BytesPushed": 0}}}}  # fmt: skip
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{free_port()}")  # nothing listens
+    monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    with serving(lambda *a: (200, {"Content-Type": "application/json"},
+                             json.dumps(expvar).encode())) as (url, seen):  # fmt: skip
+        found = stats.counters("127.0.0.1", int(url.rsplit(":", 1)[1]))
+    assert found == stats.Counters(5, 0, 3, 1, 524)
+    assert [path for _, path, _ in seen] == ["/debug/vars"]

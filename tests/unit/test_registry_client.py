@@ -67,8 +67,8 @@ def test_an_html_page_is_a_clear_error_naming_the_url_and_status():
     ):
         api.tags("app")
     message = str(error.value)
-    assert f"{url}/v2/app/tags/list" in message and "answered 200" in message
-    assert "not JSON (text/html" in message
+    assert f"{url}/v2/app/tags/list" in message and "(200, text/html)" in message
+    assert "not JSON ('<html>Sign in" in message and "not the registry's API" in message
 
 
 def token_registry(lifetime: int, revoke_first: bool = False):
