@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import threading
+import time
 
 INSTALL_HINTS = {
     "docker": (
@@ -76,8 +78,6 @@ def print_table(rows: list[tuple[str, ...]], err: bool = False) -> None:
 def progress(what: str, every: float = 10.0):
     """While something long runs: on a terminal, a line on stderr updated in place; elsewhere
     (Jenkins), a timestamped line every `every` seconds, so a log shows it is alive."""
-    import threading
-    import time
 
     done = threading.Event()
     started = time.monotonic()

@@ -6,6 +6,7 @@ import errno
 import ipaddress
 import os
 import socket
+import subprocess
 from pathlib import Path
 
 
@@ -60,7 +61,6 @@ def _owner(inodes: set[str], proc: Path) -> str | None:
 
 def lsof_holder(port: int, lsof: str = "lsof") -> str | None:
     """The listener lsof names (`lsof -nP -iTCP:<port> -sTCP:LISTEN`), bounded to 5 s."""
-    import subprocess
 
     try:
         found = subprocess.run(

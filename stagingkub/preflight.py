@@ -12,8 +12,8 @@ from pathlib import Path
 from stagingkub.console import INSTALL_HINTS as HINTS
 from stagingkub.errors import DockerUnavailable, StagingkubError
 from stagingkub.external import read
+from stagingkub.parse import parse_version
 from stagingkub.runner import ToolMissing
-from stagingkub.validate import parse_version
 
 READ_TIMEOUT = 20
 

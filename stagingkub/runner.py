@@ -13,6 +13,8 @@ import os
 import shlex
 import shutil
 import signal
+import subprocess
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -173,7 +175,6 @@ def _children(pid: int) -> list[int]:
                 if int(parent) == pid and state != "Z":  # a zombie has ended already
                     found.append(int(entry.name))
         return found
-    import subprocess
 
     try:
         output = subprocess.run(
@@ -217,7 +218,6 @@ def forward_signals():
     """Pass SIGINT and SIGTERM on to the running command and every process it started (as
     a terminal's Ctrl-C reaches its whole process group; helm can mark its release failed),
     let it finish, then stop: the caller sees what arrived in the yielded list."""
-    import threading
 
     received: list[int] = []
     if threading.current_thread() is not threading.main_thread():

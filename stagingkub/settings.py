@@ -146,7 +146,7 @@ def _check_cache(values: dict, said) -> None:
             f"cache.mirrors needs cluster.wiring 'hosts' ({said('cluster.wiring')}): the "
             "legacy mirrors patch cannot fall back to the upstream when a mirror is down."
         )
-    taken = {m["port"]: m["upstream"] for m in values["cache.mirrors"]}
+    taken = {m["port"]: m["upstream"] for m in values["cache.mirrors"] if m["port"] is not None}
     if values["registry.mode"] == "local" and values["registry.port"] in taken:
         raise ConfigError(
             f"The mirror of {taken[values['registry.port']]} and the registry both want port "

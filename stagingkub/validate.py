@@ -377,30 +377,14 @@ def severities(value: str, what: str) -> str:
     return value
 
 
-_VERSION_NUMBER = re.compile(r"v?(\d+)\.(\d+)\.(\d+)")
-
-
-def parse_version(text: str) -> tuple[int, int, int] | None:
-    """(0, 27, 0) from 'kind v0.27.0 go1.23.4 linux/amd64', 'containerd ... v2.0.2 ...' or
-    java's 'openjdk version "17.0.15"': the first version number in a tool's own words."""
-    match = _VERSION_NUMBER.search(text)
-    return tuple(int(part) for part in match.groups()) if match else None  # type: ignore[return-value]
-
-
-def seconds_of(duration: str) -> float:
-    """A Go duration (5m, 1m30s, 90s, 1h) in seconds."""
-    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
-    return sum(float(n) * units[u] for n, u in re.findall(r"([0-9.]+)(ms|s|m|h)", duration))
-
-
 _MIRROR_KEYS = {"upstream", "remote_url"}  # and port, optional
-_MIRROR_PORTS = {"docker.io": 5101, "ghcr.io": 5102, "quay.io": 5103, "registry.k8s.io": 5104}
 _REMOTE_URL = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?")
 
 
 def mirrors(value: list, what: str) -> list[dict]:
     """cache.mirrors: [{upstream: docker.io, remote_url: https://registry-1.docker.io,
-    port: 5101}, ...], each upstream and port once; port defaults per upstream."""
+    port: 5101}, ...], each upstream and port once; a port left out stays None (the cache
+    package gives it its upstream's usual one)."""
     found = [_mirror(entry, f"entry {number} of {what}") for number, entry in
              enumerate(value, 1)]  # fmt: skip
     for key in ("upstream", "port"):
@@ -408,7 +392,7 @@ def mirrors(value: list, what: str) -> list[dict]:
         twice = sorted({str(item) for item in seen if seen.count(item) > 1})
         if twice:
             raise InputError(f"{what} names the {key} {', '.join(twice)} more than once.")
-    return _default_ports(found)
+    return found
 
 
 def _mirror(entry, where: str) -> dict:
@@ -433,19 +417,6 @@ def _mirror(entry, where: str) -> dict:
     given = entry.get("port")
     return {"upstream": upstream, "remote_url": remote.rstrip("/"),
             "port": None if given is None else port(given, f"the port of {where}")}  # fmt: skip
-
-
-def _default_ports(found: list[dict]) -> list[dict]:
-    """A mirror without a port gets its upstream's usual one (docker.io 5101, ghcr.io 5102,
-    quay.io 5103, registry.k8s.io 5104), else the first from 5105 no other mirror has."""
-    taken = {entry["port"] for entry in found if entry["port"] is not None}
-    for entry in found:
-        if entry["port"] is None:
-            usual = _MIRROR_PORTS.get(entry["upstream"])
-            entry["port"] = usual if usual and usual not in taken else min(
-                set(range(5105, 5105 + len(found) + 1)) - taken)  # fmt: skip
-            taken.add(entry["port"])
-    return found
 
 
 def image_references(value: list, what: str) -> list[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,6 @@ def _cache_file(cache_dir: Path | None, key: list) -> Path | None:
 
 
 def _parse(text: str, where: str) -> dict[str, Any]:
-    from collections.abc import Mapping
 
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError

@@ -41,12 +41,36 @@ def slug(upstream: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", upstream.lower()).strip("-")
 
 
+# A mirror without a port in cache.mirrors gets its upstream's usual one, else the first
+# free one from OTHER_PORTS.
+USUAL_PORTS = {"docker.io": 5101, "ghcr.io": 5102, "quay.io": 5103, "registry.k8s.io": 5104}
+OTHER_PORTS = 5105
+
+
+def mirror_ports(entries: list[dict], registry_port: int | None) -> list[int]:
+    """Each entry's port: the one given, else its upstream's usual one, else the first from
+    5105 that neither another mirror nor the local registry (registry_port) holds."""
+    taken = {entry["port"] for entry in entries if entry.get("port") is not None}
+    taken |= {registry_port} if registry_port else set()
+    ports = []
+    for entry in entries:
+        chosen = entry.get("port")
+        if chosen is None:
+            usual = USUAL_PORTS.get(entry["upstream"])
+            free = (p for p in range(OTHER_PORTS, OTHER_PORTS + len(entries) + 2) if p not in taken)
+            chosen = usual if usual and usual not in taken else next(free)
+            taken.add(chosen)
+        ports.append(chosen)
+    return ports
+
+
 def mirrors(settings) -> list[Mirror]:
     """The configured mirrors, as containers beside the registry (same bind address,
     network, health timeout and labels)."""
     c, r = settings.cache, settings.registry
     found = []
-    for entry in c.mirrors:
+    local = r.port if r.mode == "local" else None
+    for entry, port in zip(c.mirrors, mirror_ports(c.mirrors, local), strict=True):
         name = f"{c.prefix}-{slug(entry['upstream'])}"
         hub = entry["upstream"] == DOCKER_HUB
         login = (c.dockerhub_username, c.dockerhub_password) if hub else ("", "")
@@ -54,7 +78,7 @@ def mirrors(settings) -> list[Mirror]:
             name=name,
             image=c.image,
             bind_address=r.bind_address,
-            port=entry["port"],
+            port=port,
             volume=f"{name}-data",
             network=r.network,
             health_timeout=r.health_timeout,

@@ -7,9 +7,9 @@ comments); nothing here touches the machine.
 from __future__ import annotations
 
 import io
+import json
 import tomllib
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from stagingkub.errors import ConfigError, StateError
 
@@ -37,6 +37,7 @@ class Wiring:
     mode: str = "hosts"  # hosts | mirrors
     tls: bool = False  # the registry speaks HTTPS with our CA (registry.tls)
     ca_file: str = ""  # that CA on this machine, copied next to each hosts.toml
+    ca_pem: str = field(default="", repr=False, compare=False)  # its text, as ops read it
     auth_header: str = field(default="", repr=False, compare=False)  # "Basic ..." (registry.auth)
     username: str = ""  # for the --dry script, which reads the password from the environment
     mirrors: tuple[tuple[str, str, str], ...] = ()  # (upstream, remote_url, mirror endpoint)
@@ -95,14 +96,12 @@ class Wiring:
         """certs.d sub-directory -> the CA that hosts.toml's `ca` points at (registry.tls)."""
         if not self.tls:
             return {}
-        try:
-            pem = Path(self.ca_file).read_text(encoding="ascii")
-        except OSError:
+        if not self.ca_pem:
             raise StateError(
                 f"registry.tls is on but its CA ({self.ca_file}) does not exist yet: run "
                 "`invoke registry.create` first (cluster.create and deploy do)."
-            ) from None
-        return {name: pem for name in self.registry_names}
+            )
+        return {name: self.ca_pem for name in self.registry_names}
 
     def patch(self) -> str:
         """The containerdConfigPatches entry for this mode."""
@@ -237,7 +236,6 @@ def registry_configmap(wiring: Wiring) -> str:
 
 def configmap_data(configmap_json: str) -> str:
     """localRegistryHosting.v1 from a ConfigMap as `kubectl get -o json` prints it."""
-    import json
 
     try:
         document = json.loads(configmap_json)

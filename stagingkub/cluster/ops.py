@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import shlex
 import subprocess
+import time
 from dataclasses import replace
+from pathlib import Path
 
 from stagingkub.cluster.kind_config import (
     CA_NAME,
@@ -25,12 +27,12 @@ from stagingkub.cluster.plan import (
 from stagingkub.console import confirm, progress, say
 from stagingkub.docker import state as docker_state
 from stagingkub.docker.state import KIND_CLUSTER_LABEL
-from stagingkub.errors import StagingkubError, StateError
+from stagingkub.errors import ConfigError, StagingkubError, StateError
 from stagingkub.external import read
+from stagingkub.parse import parse_version, seconds_of
 from stagingkub.registry import ops as registry_ops
 from stagingkub.registry.plan import RegistrySpec
 from stagingkub.runner import Runner, require_tool, require_tools
-from stagingkub.validate import parse_version, seconds_of
 from stagingkub.waiting import poll, shell_wait
 
 READ_TIMEOUT = 30  # seconds for a read-only kind or kubectl call
@@ -69,7 +71,6 @@ def node_states(engine, name: str) -> dict[str, str]:
 
 def youngest_node_age(engine, name: str) -> float:
     """Seconds since the cluster's newest node container was created."""
-    import time
 
     found = engine.containers(all=True, label=f"{KIND_CLUSTER_LABEL}={name}")
     return time.time() - max((c.get("Created") or 0) for c in found) if found else 0.0
@@ -251,11 +252,11 @@ def create(runner: Runner, settings, *, ensure_registry: bool = True) -> None:
         from stagingkub import preflight
 
         preflight.require(["docker", "kind", "kubectl"], settings)
-    spec = ClusterSpec.from_settings(settings)
     engine = docker_state.client()
     external = settings.registry.mode == "external"
     if ensure_registry:
         _ensure_registries(runner, settings, engine)
+    spec = cluster_spec(settings)  # after the registry: it may have made its CA just now
     names = node_names(engine, spec.name)  # kind's label on its nodes: the cluster exists
     if names:
         start_stopped(runner, engine, spec)
@@ -324,11 +325,38 @@ def refuse_existing(settings, task: str) -> None:
         )
 
 
+def cluster_spec(settings) -> ClusterSpec:
+    """The cluster's spec, with the texts it needs read here: cluster.config_file's and,
+    with registry.tls, the registry's CA ('' while it does not exist yet)."""
+    return ClusterSpec.from_settings(settings, _user_config(settings), _ca_text(settings))
+
+
+def _user_config(settings) -> str:
+    if not settings.cluster.config_file:
+        return ""
+    try:
+        return settings.path("cluster.config_file").read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(
+            f"cluster.config_file is {settings.cluster.config_file!r}, which cannot be read "
+            f"({error.strerror}). Fix the path ({settings.sources['cluster.config_file']}) "
+            "or set it to an empty string."
+        ) from None
+
+
+def _ca_text(settings) -> str:
+    cafile = RegistrySpec.from_settings(settings).cafile
+    try:
+        return Path(cafile).read_text(encoding="ascii") if cafile else ""
+    except OSError:
+        return ""
+
+
 def delete(runner: Runner, settings, *, yes: bool) -> None:
     """cluster.delete: `kind delete cluster`; the registry and its data are not touched."""
     refuse_existing(settings, "cluster.delete")
     require_tool("kind")
-    spec = ClusterSpec.from_settings(settings)
+    spec = cluster_spec(settings)
     if spec.name not in clusters(docker_state.client()):
         say(f"There is no kind cluster named {spec.name!r}; nothing to delete.")
         return
@@ -345,7 +373,7 @@ def status(settings) -> tuple[list[tuple[str, str]], bool]:
     """(rows, healthy) for cluster.status."""
     refuse_existing(settings, "cluster.status")
     require_tools(["kubectl"])
-    spec = ClusterSpec.from_settings(settings)
+    spec = cluster_spec(settings)
     engine = docker_state.client()
     if spec.name not in clusters(engine):
         return [("cluster", f"{spec.name}: absent (run `invoke cluster.create`)")], False

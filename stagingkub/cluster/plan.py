@@ -42,22 +42,10 @@ class ClusterSpec:
     user_config_label: str = ""
 
     @classmethod
-    def from_settings(cls, settings) -> ClusterSpec:
+    def from_settings(cls, settings, config_text: str = "", ca_pem: str = "") -> ClusterSpec:
+        """The spec from settings and the texts ops read for it (pure): cluster.config_file's
+        text and the registry's CA (registry.tls)."""
         c, r = settings.cluster, settings.registry
-        config_text, label = "", ""
-        if c.config_file:
-            path = settings.path("cluster.config_file")
-            try:
-                config_text = path.read_text(encoding="utf-8")
-            except OSError as error:
-                from stagingkub.errors import ConfigError
-
-                raise ConfigError(
-                    f"cluster.config_file is {c.config_file!r}, which cannot be read "
-                    f"({error.strerror}). Fix the path ({settings.sources['cluster.config_file']}) "
-                    "or set it to an empty string."
-                ) from None
-            label = str(c.config_file)
         return cls(
             name=c.name,
             roles=tuple(c.nodes),
@@ -65,10 +53,10 @@ class ClusterSpec:
             wait=c.wait,
             context=settings.kube_context,
             network=r.network,
-            wiring=_wiring(settings),
+            wiring=_wiring(settings, ca_pem),
             files_dir=settings.files_dir(),
             user_config=config_text,
-            user_config_label=label,
+            user_config_label=str(c.config_file) if c.config_file else "",
         )
 
     @property
@@ -84,7 +72,7 @@ class ClusterSpec:
         return self.files_dir / "local-registry-hosting.yaml"
 
 
-def _wiring(settings) -> Wiring:
+def _wiring(settings, ca_pem: str) -> Wiring:
     from stagingkub.cache.plan import mirrors
     from stagingkub.registry.auth import basic_auth
     from stagingkub.registry.plan import RegistrySpec
@@ -98,6 +86,7 @@ def _wiring(settings) -> Wiring:
         mode=settings.cluster.wiring,
         tls=r.tls,
         ca_file=registry.cafile or "",
+        ca_pem=ca_pem,
         auth_header=basic_auth(r.username, r.password) if r.auth and r.password else "",
         username=r.username if r.auth else "",
         mirrors=tuple((m.upstream, m.remote_url, m.endpoint) for m in mirrors(settings)),

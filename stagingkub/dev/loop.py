@@ -4,6 +4,7 @@ that changed nothing is one line. Cycles never overlap; a failure ends a cycle, 
 
 from __future__ import annotations
 
+import os
 import queue
 import signal
 import time
@@ -15,11 +16,11 @@ from stagingkub.dev import watch
 from stagingkub.dev.batch import Batch, BuildWrites, Rules, summary
 from stagingkub.dev.logs import LogStream
 from stagingkub.errors import StagingkubError, StateError
+from stagingkub.parse import seconds_of
 from stagingkub.release import helm_ops, image_inputs
 from stagingkub.release.helm import PENDING, pinned_reference
 from stagingkub.release.image import ImageSpec
 from stagingkub.runner import Interrupted, Runner, reap_descendants
-from stagingkub.validate import seconds_of
 
 DRY_REFUSAL = (
     "`invoke --dry dev` has nothing to print: dev is a loop that waits for file changes, not "
@@ -239,7 +240,6 @@ def _build_window(steps, delivered: float) -> tuple[float, float] | None:
 
 
 def batch_names(paths: set[str], root: Path) -> list[str]:
-    import os
 
     return sorted(os.path.relpath(path, root) for path in paths)
 
@@ -258,7 +258,6 @@ def drain(changes: queue.Queue, batch: Batch) -> None:
 
 
 def _shown(root: Path) -> str:
-    import os
 
     relative = os.path.relpath(root)
     return root.as_posix() if relative.startswith("..") else relative

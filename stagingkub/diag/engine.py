@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -142,7 +143,6 @@ def render_json(results: list[Result]) -> str:
 
 def render_junit(results: list[Result]) -> str:
     """JUnit XML for Jenkins' junit step: one testcase per check."""
-    import xml.etree.ElementTree as ET
 
     suite = ET.Element(
         "testsuite",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from stagingkub.cluster.ops import cluster_spec as ops_cluster_spec
 from stagingkub.cluster.ops import node_names, read_node
 from stagingkub.cluster.plan import ClusterSpec
 from stagingkub.diag.engine import FAIL, Probe, Result
@@ -12,7 +13,7 @@ from stagingkub.release.image import ImageSpec
 
 
 def cluster_spec(probe: Probe) -> ClusterSpec:
-    return ClusterSpec.from_settings(probe.settings)
+    return ops_cluster_spec(probe.settings)
 
 
 def nodes(probe: Probe) -> list[str]:

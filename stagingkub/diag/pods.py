@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from dataclasses import replace
 
@@ -21,7 +22,6 @@ def _kubectl(spec: ClusterSpec, namespace: str, *args: str) -> subprocess.Comple
 
 
 def check_k8s(probe: Probe) -> Result:
-    import shutil
 
     from stagingkub.console import INSTALL_HINTS
 

@@ -1,8 +1,9 @@
 """A small read-only client for the Docker Engine API, on the standard library.
 
-The docker SDK costs about 0.3 s to import (requests, urllib3...), twice the whole
-budget of a converged `registry.create` (DESIGN.md); these few GETs, the archive
-read and exec are all the tool asks the engine. Mutations stay CLI commands.
+The docker SDK costs about 0.24 s to import (requests, urllib3...), more than the whole
+0.15 s a converged `registry.create` may add to start-up (docs/architecture.md has the
+measures); these few GETs, the archive read and exec are all the tool asks the engine.
+Mutations stay CLI commands.
 The engine is found as the docker CLI finds it (docker/address.py). Answers are read
 strictly: 404 means absent, any other non-2xx, a timeout or a reset is an error that
 carries the engine's own message, never "absent".

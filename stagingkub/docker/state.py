@@ -6,6 +6,7 @@ Mutations never go through here: they are CLI commands run by the runner.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,7 +54,6 @@ KIND_CLUSTER_LABEL = "io.x-k8s.kind.cluster"  # kind's label on its node contain
 def client() -> Any:
     """An engine client that has answered a ping, or DockerUnavailable; one per process
     and engine address (a task asks several times; each request still connects anew)."""
-    import os
 
     from stagingkub.docker.engine import Engine
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import http.client
 import re
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from stagingkub.answers import NotJSON, decode
 from stagingkub.errors import StateError
@@ -46,7 +46,6 @@ def fetch_token(
 ) -> tuple[str, float]:
     """GET realm?service=...&scope=... (with Basic credentials when given): (the token, its
     lifetime in seconds: `expires_in`, else the 60 s the token specification assumes)."""
-    from urllib.parse import urlencode
 
     realm = challenge.get("realm", "")
     if not realm.startswith(("https://", "http://")):

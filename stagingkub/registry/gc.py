@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from stagingkub.console import human_size, say, unconfirmed
@@ -123,7 +124,6 @@ def stored_tags(spec: RegistrySpec) -> list[TagInfo]:
 def broken_tags(spec: RegistrySpec) -> tuple[int, list[str]]:
     """(tags checked, 'repo:tag: what is missing') after the collection: every manifest,
     then every blob it names (HEAD), concurrently over reused connections."""
-    from concurrent.futures import ThreadPoolExecutor
 
     tags = stored_tags(spec)
     with spec.api(10.0) as api:

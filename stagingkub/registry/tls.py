@@ -1,19 +1,13 @@
-"""The secure local registry's files: a CA, a server certificate it signs, an htpasswd file.
-
-Generated with `cryptography` and `bcrypt` into one git-ignored directory
-(<files_dir>/registry-<name>/), mounted read-only into the registry container.
-Each file is kept while it is still right and remade only when it is not:
-a certificate missing a name or near its end, a hash that no longer matches
-the password. Keys and the htpasswd file are written with mode 0600.
-"""
+"""The secure local registry's files, as decisions and bytes (pure: nothing is read or
+written here; tls_ops.py does that): a CA, a server certificate it signs, an htpasswd
+line, made with `cryptography` and `bcrypt`, and whether existing ones are still right
+(a certificate missing a name or near its end, a hash that no longer matches)."""
 
 from __future__ import annotations
 
 import datetime
 import ipaddress
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from stagingkub.validate import is_ip
 
@@ -45,23 +39,13 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
-def _write(path: Path, data: bytes, private: bool) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
-    descriptor = os.open(temporary, flags, 0o600 if private else 0o644)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(data)
-    os.replace(temporary, path)
-
-
 def _key():
     from cryptography.hazmat.primitives.asymmetric import ec
 
     return ec.generate_private_key(ec.SECP256R1())
 
 
-def _pem_key(key) -> bytes:
+def pem_key(key) -> bytes:
     from cryptography.hazmat.primitives import serialization
 
     return key.private_bytes(
@@ -71,26 +55,10 @@ def _pem_key(key) -> bytes:
     )
 
 
-def _pem_cert(cert) -> bytes:
+def pem_cert(cert) -> bytes:
     from cryptography.hazmat.primitives import serialization
 
     return cert.public_bytes(serialization.Encoding.PEM)
-
-
-def _load(directory: Path, name: str):
-    from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
-
-    path = directory / name
-    if not path.is_file():
-        return None
-    data = path.read_bytes()
-    try:
-        if name.endswith(".key"):
-            return serialization.load_pem_private_key(data, password=None)
-        return x509.load_pem_x509_certificate(data)
-    except ValueError:
-        return None  # damaged: made anew
 
 
 def _name(common: str):
@@ -105,7 +73,7 @@ def _name(common: str):
     )
 
 
-def _ca_valid(cert, key) -> bool:
+def ca_valid(cert, key) -> bool:
     if cert is None or key is None:
         return False
     fresh = cert.not_valid_after_utc - _now() > RENEW_BEFORE
@@ -124,14 +92,11 @@ def _ca_usage():
     )  # fmt: skip
 
 
-def ensure_ca(directory: Path, label: str) -> tuple[bool, object, object]:
-    """(made anew, certificate, key) of the CA in directory."""
+def new_ca(label: str) -> tuple[object, object]:
+    """(certificate, key) of a new CA for the registry named label (in memory)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes
 
-    cert, key = _load(directory, "ca.crt"), _load(directory, "ca.key")
-    if _ca_valid(cert, key):
-        return False, cert, key
     key = _key()
     subject = _name(f"stagingkub local registry CA ({label})")
     now = _now()
@@ -148,9 +113,7 @@ def ensure_ca(directory: Path, label: str) -> tuple[bool, object, object]:
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
-    _write(directory / "ca.key", _pem_key(key), private=True)
-    _write(directory / "ca.crt", _pem_cert(cert), private=False)
-    return True, cert, key
+    return cert, key
 
 
 def _server_names(cert) -> Names | None:
@@ -165,7 +128,7 @@ def _server_names(cert) -> Names | None:
     return Names(dns, ips)
 
 
-def _server_valid(cert, key, ca_cert, names: Names) -> bool:
+def server_valid(cert, key, ca_cert, names: Names) -> bool:
     if cert is None or key is None:
         return False
     return (
@@ -187,15 +150,12 @@ def _signed_by(cert, ca_cert) -> bool:
     return True
 
 
-def ensure_server(directory: Path, names: Names, ca_cert, ca_key) -> bool:
-    """The server certificate for names, signed by the CA; True when made anew."""
+def new_server(names: Names, ca_cert, ca_key) -> tuple[object, object]:
+    """(certificate, key) for the registry's names, signed by the CA (in memory)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes
     from cryptography.x509.oid import ExtendedKeyUsageOID
 
-    cert, key = _load(directory, "server.crt"), _load(directory, "server.key")
-    if _server_valid(cert, key, ca_cert, names):
-        return False
     key = _key()
     now = _now()
     alternatives = [x509.DNSName(name) for name in names.dns] + [
@@ -218,9 +178,7 @@ def ensure_server(directory: Path, names: Names, ca_cert, ca_key) -> bool:
         )
         .sign(ca_key, hashes.SHA256())
     )
-    _write(directory / "server.key", _pem_key(key), private=True)
-    _write(directory / "server.crt", _pem_cert(cert), private=False)
-    return True
+    return cert, key
 
 
 def htpasswd_line(username: str, password: str) -> str:
@@ -243,10 +201,14 @@ def htpasswd_matches(text: str, username: str, password: str) -> bool:
         return False
 
 
-def ensure_htpasswd(directory: Path, username: str, password: str) -> bool:
-    """The htpasswd file holds username with password's bcrypt hash; True when rewritten."""
-    path = directory / "htpasswd"
-    if path.is_file() and htpasswd_matches(path.read_text(), username, password):
-        return False
-    _write(path, htpasswd_line(username, password).encode(), private=True)
-    return True
+def parse(name: str, data: bytes):
+    """A PEM key (name ends in .key) or certificate; None when it does not parse."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        if name.endswith(".key"):
+            return serialization.load_pem_private_key(data, password=None)
+        return x509.load_pem_x509_certificate(data)
+    except ValueError:
+        return None  # damaged: made anew

@@ -1,12 +1,15 @@
 """registry.tls and registry.auth at registry.create: the files made, the host's Docker told.
 
-The files come from registry/tls.py; this module decides when to make them, restarts
-nothing itself (registry.create restarts a running registry when they changed),
-and installs the CA where the host's Docker daemon looks for it.
+The files are made by registry/tls.py (pure) and written here, into one git-ignored
+directory (<files_dir>/registry-<name>/) mounted read-only into the registry container;
+each is kept while it is still right. Keys and the htpasswd file get mode 0600. Nothing
+is restarted here (registry.create restarts a running registry when they changed); the
+CA is installed where the host's Docker daemon looks for it.
 """
 
 from __future__ import annotations
 
+import os
 import shlex
 from pathlib import Path
 
@@ -37,11 +40,11 @@ def prepare(runner: Runner, spec: RegistrySpec) -> list[str]:
         return []
     made = []
     if spec.tls:
-        fresh, ca_cert, ca_key = tls.ensure_ca(directory, spec.name)
+        fresh, ca_cert, ca_key = ensure_ca(directory, spec.name)
         names = tls.Names.for_registry(spec.name, spec.host, spec.bind_address)
         made += ["CA"] if fresh else []
-        made += ["certificate"] if tls.ensure_server(directory, names, ca_cert, ca_key) else []
-    if spec.auth and tls.ensure_htpasswd(directory, spec.username, spec.password):
+        made += ["certificate"] if ensure_server(directory, names, ca_cert, ca_key) else []
+    if spec.auth and ensure_htpasswd(directory, spec.username, spec.password):
         made.append("htpasswd")
     if made:
         say(f"Registry {spec.name}: wrote its " + ", ".join(made) + f" in {directory}.")
@@ -72,3 +75,49 @@ def trust_on_host(runner: Runner, spec: RegistrySpec) -> None:
         )
         return
     say(f"Docker on this host trusts the registry's CA: wrote {target}.")
+
+
+def ensure_ca(directory: Path, label: str) -> tuple[bool, object, object]:
+    """(made anew, certificate, key) of the CA in directory."""
+    cert, key = _load(directory, "ca.crt"), _load(directory, "ca.key")
+    if tls.ca_valid(cert, key):
+        return False, cert, key
+    cert, key = tls.new_ca(label)
+    _write(directory / "ca.key", tls.pem_key(key), private=True)
+    _write(directory / "ca.crt", tls.pem_cert(cert), private=False)
+    return True, cert, key
+
+
+def ensure_server(directory: Path, names: tls.Names, ca_cert, ca_key) -> bool:
+    """The server certificate for names, signed by the CA; True when made anew."""
+    cert, key = _load(directory, "server.crt"), _load(directory, "server.key")
+    if tls.server_valid(cert, key, ca_cert, names):
+        return False
+    cert, key = tls.new_server(names, ca_cert, ca_key)
+    _write(directory / "server.key", tls.pem_key(key), private=True)
+    _write(directory / "server.crt", tls.pem_cert(cert), private=False)
+    return True
+
+
+def ensure_htpasswd(directory: Path, username: str, password: str) -> bool:
+    """The htpasswd file holds username with password's bcrypt hash; True when rewritten."""
+    path = directory / "htpasswd"
+    if path.is_file() and tls.htpasswd_matches(path.read_text(), username, password):
+        return False
+    _write(path, tls.htpasswd_line(username, password).encode(), private=True)
+    return True
+
+
+def _load(directory: Path, name: str):
+    path = directory / name
+    return tls.parse(name, path.read_bytes()) if path.is_file() else None
+
+
+def _write(path: Path, data: bytes, private: bool) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    descriptor = os.open(temporary, flags, 0o600 if private else 0o644)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(data)
+    os.replace(temporary, path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import copy
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -163,7 +164,6 @@ def _chart_digest(values: dict) -> str:
 
 def _user_part(values: dict) -> dict:
     """The values without what stagingkub adds for its own bookkeeping."""
-    import copy
 
     rest = copy.deepcopy({k: v for k, v in values.items() if k != "stagingkub"})
     ((rest.get("rhdemo") or {}).get("image") or {}).pop("digest", None)
@@ -271,7 +271,7 @@ def recovery(spec: ReleaseSpec, status: str, revision: int, age: float, history:
     StateError while a helm run may still hold it: helm's own --timeout bounds a live
     operation, so a pending release older than deploy.timeout was left by a run that died."""
     from stagingkub.errors import StateError
-    from stagingkub.validate import seconds_of
+    from stagingkub.parse import seconds_of
 
     limit = seconds_of(spec.timeout)
     if age < limit and not force:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import re
 import shlex
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 from stagingkub.console import say
@@ -127,8 +131,6 @@ def recover_pending(runner: Runner, spec: ReleaseSpec, release: dict, force: boo
 
 def _age(timestamp: str) -> float | None:
     """Seconds since an RFC 3339 time as helm writes it (nanoseconds, Z or an offset)."""
-    import re
-    from datetime import UTC, datetime
 
     match = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)", timestamp)
     if not match:
@@ -167,8 +169,6 @@ def _read_values(path: Path) -> dict:
 
 def chart_digest(chart: Path) -> str:
     """sha256 over the chart's files (names and contents): any change to the chart counts."""
-    import hashlib
-    import os
 
     digest = hashlib.sha256()
     for directory, subdirs, names in os.walk(chart):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 
 from stagingkub import preflight
 from stagingkub.console import say
@@ -264,7 +265,6 @@ def scan_argv(spec: ImageSpec) -> list[str]:
 
 def scan(runner: Runner, spec: ImageSpec) -> None:
     """image.scan: trivy on the local image before it is pushed, per image.scan."""
-    import shutil
 
     if spec.scan == "never":
         runner.note("image scan off (image.scan: never)")

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from stagingkub.registry import tls
+from stagingkub.registry import tls, tls_ops
 from tests.support.stack import Stack, docker, echoed, free_port
 
 pytestmark = pytest.mark.integration
@@ -38,7 +38,7 @@ class TokenService:
     def __init__(self, directory) -> None:
         from cryptography.hazmat.primitives import serialization
 
-        _, self.cert, self.key = tls.ensure_ca(directory / "token", "token signer")
+        _, self.cert, self.key = tls_ops.ensure_ca(directory / "token", "token signer")
         (directory / "token.crt").write_bytes(self.cert.public_bytes(serialization.Encoding.PEM))
         self.x5c = base64.b64encode(self.cert.public_bytes(serialization.Encoding.DER)).decode()
         self.port = free_port()
@@ -95,9 +95,9 @@ def token_registry(tmp_path, registry_image):
     files = tmp_path / "token-registry"
     files.mkdir()
     tokens = TokenService(files)
-    _, ca_cert, ca_key = tls.ensure_ca(files, "token registry")
+    _, ca_cert, ca_key = tls_ops.ensure_ca(files, "token registry")
     names = tls.Names(dns=("localhost",), ips=(HOST,))
-    tls.ensure_server(files, names, ca_cert, ca_key)
+    tls_ops.ensure_server(files, names, ca_cert, ca_key)
     registry = Stack(tmp=files, image=registry_image)
     env = {
         "REGISTRY_HTTP_TLS_CERTIFICATE": "/certs/server.crt",

@@ -71,10 +71,16 @@ def test_a_mirror_without_a_port_gets_its_upstreams_usual_one_or_a_free_one(root
         "{upstream: docker.io, remote_url: https://registry-1.docker.io}",
         "{upstream: mirror.gcr.io, remote_url: https://mirror.gcr.io}",
     ]
-    found = profile(root, f"  mirrors: [{', '.join(entries)}]\n").cache.mirrors
-    assert [(m["upstream"], m["port"]) for m in found] == [
+    found = mirrors(profile(root, f"  mirrors: [{', '.join(entries)}]\n"))
+    assert [(m.upstream, m.registry.port) for m in found] == [
         ("quay.io", 5103), ("example.org", 5105), ("docker.io", 5101), ("mirror.gcr.io", 5106),
     ]  # fmt: skip
+
+
+def test_a_mirror_left_without_a_port_never_takes_the_registrys(root):
+    settings = profile(root, "  mirrors: [{upstream: docker.io, remote_url: https://x.io}]\n",
+                       {"STAGINGKUB_REGISTRY_PORT": "5101"})  # fmt: skip
+    assert [m.registry.port for m in mirrors(settings)] == [5105]
 
 
 def test_mirrors_need_their_own_ports_and_upstreams(root):

@@ -26,7 +26,7 @@ from stagingkub.cluster.plan import (
     predicted_state,
 )
 from stagingkub.errors import ConfigError, StateError
-from stagingkub.validate import parse_version
+from stagingkub.parse import parse_version
 
 WIRING = Wiring(registry_name="kind-registry", host_port=5000)
 SPEC = ClusterSpec(

@@ -221,7 +221,8 @@ def tls_engine(tmp_path, docker_dir):
     import shutil
     import ssl
 
-    from stagingkub.registry.tls import Names, ensure_ca, ensure_server
+    from stagingkub.registry.tls import Names
+    from stagingkub.registry.tls_ops import ensure_ca, ensure_server
 
     certs = tmp_path / "certs"
     _, ca_cert, ca_key = ensure_ca(certs, "test engine CA")

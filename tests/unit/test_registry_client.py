@@ -134,7 +134,7 @@ def _tls_server_context(tmp_path, names):
     """A server certificate for `names`, signed by a test CA no client here trusts."""
     import ssl
 
-    from stagingkub.registry.tls import ensure_ca, ensure_server
+    from stagingkub.registry.tls_ops import ensure_ca, ensure_server
 
     _, ca_cert, ca_key = ensure_ca(tmp_path, "test registry CA")
     ensure_server(tmp_path, names, ca_cert, ca_key)

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from stagingkub.errors import StateError
+from stagingkub.parse import seconds_of
 from stagingkub.release.helm import ReleaseSpec, last_good_revision, recovery
-from stagingkub.validate import seconds_of
 
 SPEC = ReleaseSpec(release="rhdemo", chart=Path("helm/rhdemo"), namespace="rhdemo-staging",
                    context="kind-rhdemo", timeout="5m", wait=True, values_files=(),

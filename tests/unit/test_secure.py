@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from stagingkub.cluster.kind_config import Wiring
-from stagingkub.registry import tls
+from stagingkub.registry import tls, tls_ops
 from stagingkub.registry.auth import basic_auth
 from stagingkub.release.helm import ReleaseSpec, pull_secret_manifest, pull_secret_shell
 
@@ -23,11 +23,11 @@ def _openssl_verify(directory: Path) -> str:
 
 
 def test_ca_and_server_certificate_are_made_once_and_verify(tmp_path):
-    made, ca_cert, ca_key = tls.ensure_ca(tmp_path, "kind-registry")
-    assert made and tls.ensure_server(tmp_path, NAMES, ca_cert, ca_key)
+    made, ca_cert, ca_key = tls_ops.ensure_ca(tmp_path, "kind-registry")
+    assert made and tls_ops.ensure_server(tmp_path, NAMES, ca_cert, ca_key)
     assert "OK" in _openssl_verify(tmp_path)
-    again, ca_cert2, ca_key2 = tls.ensure_ca(tmp_path, "kind-registry")
-    assert not again and not tls.ensure_server(tmp_path, NAMES, ca_cert2, ca_key2)
+    again, ca_cert2, ca_key2 = tls_ops.ensure_ca(tmp_path, "kind-registry")
+    assert not again and not tls_ops.ensure_server(tmp_path, NAMES, ca_cert2, ca_key2)
     for private in ("ca.key", "server.key"):
         assert stat.S_IMODE(os.stat(tmp_path / private).st_mode) == 0o600
 
@@ -40,23 +40,23 @@ def test_the_server_certificate_names_the_registry_everywhere_it_is_reached():
 
 
 def test_a_new_name_or_a_new_ca_renews_the_server_certificate(tmp_path):
-    _, ca_cert, ca_key = tls.ensure_ca(tmp_path, "r")
-    tls.ensure_server(tmp_path, NAMES, ca_cert, ca_key)
+    _, ca_cert, ca_key = tls_ops.ensure_ca(tmp_path, "r")
+    tls_ops.ensure_server(tmp_path, NAMES, ca_cert, ca_key)
     other = tls.Names.for_registry("other-registry", "localhost", "127.0.0.1")
-    assert tls.ensure_server(tmp_path, other, ca_cert, ca_key)
+    assert tls_ops.ensure_server(tmp_path, other, ca_cert, ca_key)
     (tmp_path / "ca.key").unlink()
-    made, ca_cert, ca_key = tls.ensure_ca(tmp_path, "r")
-    assert made and tls.ensure_server(tmp_path, other, ca_cert, ca_key)
+    made, ca_cert, ca_key = tls_ops.ensure_ca(tmp_path, "r")
+    assert made and tls_ops.ensure_server(tmp_path, other, ca_cert, ca_key)
     assert "OK" in _openssl_verify(tmp_path)
 
 
 def test_htpasswd_is_bcrypt_and_follows_the_password(tmp_path):
-    assert tls.ensure_htpasswd(tmp_path, "ci", "first")
+    assert tls_ops.ensure_htpasswd(tmp_path, "ci", "first")
     text = (tmp_path / "htpasswd").read_text()
     assert text.startswith("ci:$2") and "first" not in text
     assert stat.S_IMODE(os.stat(tmp_path / "htpasswd").st_mode) == 0o600
-    assert not tls.ensure_htpasswd(tmp_path, "ci", "first")
-    assert tls.ensure_htpasswd(tmp_path, "ci", "second")
+    assert not tls_ops.ensure_htpasswd(tmp_path, "ci", "first")
+    assert tls_ops.ensure_htpasswd(tmp_path, "ci", "second")
     assert tls.htpasswd_matches((tmp_path / "htpasswd").read_text(), "ci", "second")
 
 
