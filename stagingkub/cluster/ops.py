@@ -6,7 +6,6 @@ import shlex
 import subprocess
 import time
 from dataclasses import replace
-from pathlib import Path
 
 from stagingkub.cluster.kind_config import (
     CA_NAME,
@@ -24,10 +23,11 @@ from stagingkub.cluster.plan import (
     plan_wiring,
     predicted_state,
 )
+from stagingkub.cluster.reads import cluster_spec
 from stagingkub.console import confirm, progress, say
 from stagingkub.docker import state as docker_state
 from stagingkub.docker.state import KIND_CLUSTER_LABEL
-from stagingkub.errors import ConfigError, StagingkubError, StateError
+from stagingkub.errors import StagingkubError, StateError
 from stagingkub.external import read
 from stagingkub.parse import parse_version, seconds_of
 from stagingkub.registry import ops as registry_ops
@@ -323,33 +323,6 @@ def refuse_existing(settings, task: str) -> None:
             f"context {context!r}, and this tool neither creates, wires nor deletes it. "
             f"`kubectl --context {context} cluster-info` checks it; `invoke deploy` deploys to it."
         )
-
-
-def cluster_spec(settings) -> ClusterSpec:
-    """The cluster's spec, with the texts it needs read here: cluster.config_file's and,
-    with registry.tls, the registry's CA ('' while it does not exist yet)."""
-    return ClusterSpec.from_settings(settings, _user_config(settings), _ca_text(settings))
-
-
-def _user_config(settings) -> str:
-    if not settings.cluster.config_file:
-        return ""
-    try:
-        return settings.path("cluster.config_file").read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(
-            f"cluster.config_file is {settings.cluster.config_file!r}, which cannot be read "
-            f"({error.strerror}). Fix the path ({settings.sources['cluster.config_file']}) "
-            "or set it to an empty string."
-        ) from None
-
-
-def _ca_text(settings) -> str:
-    cafile = RegistrySpec.from_settings(settings).cafile
-    try:
-        return Path(cafile).read_text(encoding="ascii") if cafile else ""
-    except OSError:
-        return ""
 
 
 def delete(runner: Runner, settings, *, yes: bool) -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from stagingkub.cluster.ops import cluster_spec as ops_cluster_spec
 from stagingkub.cluster.ops import node_names, read_node
 from stagingkub.cluster.plan import ClusterSpec
+from stagingkub.cluster.reads import cluster_spec as ops_cluster_spec
 from stagingkub.diag.engine import FAIL, Probe, Result
 from stagingkub.diag.host import engine, registry_spec
 from stagingkub.diag.wiring import hosts_problem

@@ -9,7 +9,7 @@ import datetime
 import ipaddress
 from dataclasses import dataclass
 
-from stagingkub.validate import is_ip
+from stagingkub.references import is_ip
 
 CA_DAYS = 3650
 SERVER_DAYS = 825  # what Apple and browsers accept for a server certificate

@@ -12,7 +12,8 @@ MAX_LINES = 40
 # Lower layers first, one row per package; a module may import its own room (its package,
 # or its own top-level module) and the rooms of the rows above it.
 LAYERS = [
-    {"errors", "ports", "schema", "validate", "yamlfile", "console", "waiting", "parse"},
+    {"errors", "references"},
+    {"ports", "schema", "validate", "yamlfile", "console", "waiting", "parse"},
     {"answers"},
     {"external", "pull_errors"},
     {"settings", "runner", "docker"},

@@ -7,7 +7,7 @@ import shlex
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stagingkub import validate
+from stagingkub import references, validate
 from stagingkub.errors import InputError
 
 ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
@@ -58,7 +58,7 @@ def test_every_tag_of_the_grammar_is_accepted(value):
 @given(reference)
 @settings(max_examples=300)
 def test_every_reference_built_from_the_grammar_is_accepted(value):
-    if len(value.rsplit(":", 1)[0]) <= validate.MAX_NAME_LENGTH:
+    if len(value.rsplit(":", 1)[0]) <= references.MAX_NAME_LENGTH:
         assert validate.image_reference(value, "registry.image") == value
 
 
