@@ -7,14 +7,14 @@ from stagingkub.cli import load_settings, task
 VERSION_HELP = "Image tag to look for (images, pull), e.g. 1.1.0-SNAPSHOT."
 
 
-def _report(name, profile, version=""):
+def _report(c, name, profile, version=""):
     from stagingkub import validate
     from stagingkub.diag import checklist as diag
     from stagingkub.diag.engine import render_text
 
     if version:
         validate.tag(version, "--version")
-    result = diag.one(load_settings(profile), name, version)
+    result = diag.one(load_settings(profile), name, version, dry=bool(c.config.run.dry))
     print(render_text([result]))
     if result.verdict == "fail":
         raise Exit(code=1)
@@ -36,61 +36,61 @@ def config(c, profile=None):
 @task
 def tools(c, profile=None):
     """Which tools the tasks need are here, their versions, and how to install the rest."""
-    _report("tools", profile)
+    _report(c, "tools", profile)
 
 
 @task
 def docker(c, profile=None):
     """Is the Docker engine reachable: versions and disk use."""
-    _report("docker", profile)
+    _report(c, "docker", profile)
 
 
 @task
 def registry(c, profile=None):
     """Is the registry running, answering /v2/, bound to loopback; who holds its port."""
-    _report("registry", profile)
+    _report(c, "registry", profile)
 
 
 @task
 def network(c, profile=None):
     """Is the registry on the kind network, and does every node reach it by name."""
-    _report("network", profile)
+    _report(c, "network", profile)
 
 
 @task
 def containerd(c, profile=None):
     """Is every node's containerd wired to the registry (config_path, hosts.toml)."""
-    _report("containerd", profile)
+    _report(c, "containerd", profile)
 
 
 @task(help={"version": VERSION_HELP})
 def images(c, version="", profile=None):
     """Catalog, tags, and the version's manifest digest and size in the registry."""
-    _report("images", profile, version)
+    _report(c, "images", profile, version)
 
 
 @task(help={"version": VERSION_HELP})
 def pull(c, version="", profile=None):
     """Pull the app image from inside a node (crictl, else ctr) and show the exact error."""
-    _report("pull", profile, version)
+    _report(c, "pull", profile, version)
 
 
 @task
 def k8s(c, profile=None):
     """The release's pods, recent events, describe and logs of pods that are not ready."""
-    _report("k8s", profile)
+    _report(c, "k8s", profile)
 
 
 @task
 def disk(c, profile=None):
     """Registry volume size, shared-layer storage, free disk."""
-    _report("disk", profile)
+    _report(c, "disk", profile)
 
 
 @task
 def insecure(c, profile=None):
     """For a non-local registry: does the Docker daemon trust it (insecure-registries/certs.d)."""
-    _report("insecure", profile)
+    _report(c, "insecure", profile)
 
 
 @task
@@ -99,7 +99,7 @@ def cache(c, profile=None):
 
     Shows bytes stored and hits/misses; prints the daemon.json lines, never edits it.
     """
-    _report("cache", profile)
+    _report(c, "cache", profile)
 
 
 @task(
@@ -123,7 +123,7 @@ def all_checks(c, version="", format="text", junit="", profile=None):
         raise InputError(f"--format is {format!r}; use text or json.")
     if version:
         validate.tag(version, "--version")
-    results = diag.everything(load_settings(profile), version)
+    results = diag.everything(load_settings(profile), version, dry=bool(c.config.run.dry))
     print(render_json(results) if format == "json" else render_text(results))
     if junit:
         path = Path(junit)

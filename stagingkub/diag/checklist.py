@@ -63,12 +63,12 @@ CHECKS = [
 BY_NAME = {check.name: check for check in CHECKS}
 
 
-def one(settings, name: str, version: str = "") -> Result:
-    return run_one(BY_NAME[name], Probe(settings, version), settings.diag.timeout)
+def one(settings, name: str, version: str = "", dry: bool = False) -> Result:
+    return run_one(BY_NAME[name], Probe(settings, version, dry), settings.diag.timeout)
 
 
-def everything(settings, version: str = "") -> list[Result]:
-    return run_all(CHECKS, Probe(settings, version), settings.diag.timeout)
+def everything(settings, version: str = "", dry: bool = False) -> list[Result]:
+    return run_all(CHECKS, Probe(settings, version, dry), settings.diag.timeout)
 
 
 def failed(results: list[Result]) -> bool:

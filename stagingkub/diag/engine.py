@@ -40,9 +40,10 @@ class Check:
 class Probe:
     """What checks share: settings, the --version asked, and state read once."""
 
-    def __init__(self, settings, version: str = "") -> None:
+    def __init__(self, settings, version: str = "", dry: bool = False) -> None:
         self.settings = settings
         self.version = version
+        self.dry = dry  # invoke --dry: checks that would change something (a pull) only say so
         self._lock = threading.Lock()
         self._cache: dict[str, Any] = {}
         self._locks: dict[str, threading.Lock] = {}

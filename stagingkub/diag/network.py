@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from stagingkub.cluster.kind_config import CERTS_DIR
 from stagingkub.cluster.plan import ClusterSpec
-from stagingkub.diag.engine import FAIL, OK, WARN, Probe, Result
+from stagingkub.diag.engine import FAIL, OK, SKIP, WARN, Probe, Result
 from stagingkub.diag.host import engine, registry_spec
 from stagingkub.diag.nodes import cluster_spec, http_from, known, no_nodes, nodes
 from stagingkub.pull_errors import classify
@@ -126,6 +126,9 @@ def check_pull(probe: Probe) -> Result:
         command = ["crictl", "pull", reference]
     else:
         command = ["ctr", "content", "fetch", "--hosts-dir", CERTS_DIR, reference]
+    if probe.dry:
+        return Result("pull", SKIP, f"--dry: `{' '.join(command)}` in {node} is not run (it "
+                      "would fetch the image into the node)")  # fmt: skip
     started = time.monotonic()
     code, text = client.exec(node, command, timeout=PULL_TIMEOUT)
     took = time.monotonic() - started
