@@ -201,13 +201,17 @@ def _check_patches(patches: list[str], wiring: Wiring, label: str) -> None:
 
 
 def _patch_settings(patch: str, label: str) -> tuple[str | None, bool]:
+    return _registry_settings_of(patch, lambda error: ConfigError(
+        f"{label} has a containerdConfigPatches entry that is not valid TOML ({error}); "
+        "kind would fail to create the cluster with it. Fix or remove it."))  # fmt: skip
+
+
+def _registry_settings_of(text: str, invalid) -> tuple[str | None, bool]:
+    """registry_settings of TOML text; invalid(error) is raised when it does not parse."""
     try:
-        return registry_settings(tomllib.loads(patch))
+        return registry_settings(tomllib.loads(text))
     except tomllib.TOMLDecodeError as error:
-        raise ConfigError(
-            f"{label} has a containerdConfigPatches entry that is not valid TOML ({error}); "
-            "kind would fail to create the cluster with it. Fix or remove it."
-        ) from None
+        raise invalid(error) from None
 
 
 def hosting(wiring: Wiring) -> str:
@@ -247,14 +251,10 @@ def configmap_data(configmap_json: str) -> str:
 def containerd_registry_state(config_text: str) -> tuple[str | None, bool]:
     """(config_path or None, has a registry.mirrors table) of a node's containerd
     config.toml, read as TOML: comments and other tables never count."""
-    try:
-        return registry_settings(tomllib.loads(config_text))
-    except tomllib.TOMLDecodeError as error:
-        raise StateError(
-            f"The node's {CONTAINERD_CONFIG} is not valid TOML ({error}), so its registry "
-            "wiring is unknown; containerd cannot start with it either. `invoke cluster.delete` "
-            "and `invoke cluster.create` make the cluster anew."
-        ) from None
+    return _registry_settings_of(config_text, lambda error: StateError(
+        f"The node's {CONTAINERD_CONFIG} is not valid TOML ({error}), so its registry wiring "
+        "is unknown; containerd cannot start with it either. `invoke cluster.delete` and "
+        "`invoke cluster.create` make the cluster anew."))  # fmt: skip
 
 
 def registry_settings(document: dict) -> tuple[str | None, bool]:

@@ -173,15 +173,10 @@ def get_values(argv: list[str]) -> int:
 
 def unreachable(argv: list[str]) -> str:
     """helm's error when the context's cluster does not answer (kube client's words), or ''."""
-    from kubectl_standin import cluster_up
+    from kubectl_standin import cluster_up, context_missing
 
     context = option(argv, "--kube-context") or "default"
-    kubeconfig = Path(os.environ.get("STANDIN_STATE", "/nonexistent"), "kubeconfig.json")
-    if (
-        kubeconfig.exists()
-        and context.startswith("kind-")
-        and context not in json.loads(kubeconfig.read_text())
-    ):
+    if context_missing(context):
         return f'Error: Kubernetes cluster unreachable: context "{context}" does not exist\n'
     if not cluster_up(context):
         return ('Error: Kubernetes cluster unreachable: Get "https://127.0.0.1:6443/version": '

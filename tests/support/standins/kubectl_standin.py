@@ -53,6 +53,16 @@ def follow(log: Path, seconds: float = 600) -> int:
     return 0
 
 
+def context_missing(context: str) -> bool:
+    """kind sets its contexts in kubeconfig; one it did not set (or that was lost) is gone."""
+    kubeconfig = Path(os.environ.get("STANDIN_STATE", "/nonexistent"), "kubeconfig.json")
+    return (
+        kubeconfig.exists()
+        and context.startswith("kind-")
+        and context not in json.loads(kubeconfig.read_text())
+    )
+
+
 def main(argv: list[str]) -> int:
     if os.environ.get("STANDIN_LOG"):
         with open(os.environ["STANDIN_LOG"], "a") as log:
@@ -61,12 +71,7 @@ def main(argv: list[str]) -> int:
         print(json.dumps({"clientVersion": {"gitVersion": "v1.32.0-standin"}}))
         return 0
     context = option(argv, "--context") or "default"
-    kubeconfig = Path(os.environ.get("STANDIN_STATE", "/nonexistent"), "kubeconfig.json")
-    if (
-        kubeconfig.exists()
-        and context.startswith("kind-")
-        and context not in json.loads(kubeconfig.read_text())
-    ):  # kind sets its contexts; one it did not set (or that was lost) does not exist
+    if context_missing(context):
         sys.stderr.write(f'error: context "{context}" does not exist\n')
         return 1
     if not cluster_up(context):
