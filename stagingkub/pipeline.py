@@ -15,6 +15,7 @@ from stagingkub.registry.plan import RegistrySpec
 from stagingkub.release import helm_ops, image_ops
 from stagingkub.release.helm import ReleaseSpec, pinned_reference, port_forward_hint
 from stagingkub.release.image import ImageSpec
+from stagingkub.release.promote import tested
 from stagingkub.runner import Runner
 
 
@@ -88,6 +89,7 @@ def run(
     say(
         f"Deployed {pinned_reference(release)} as release {release.release} in "
         f"{release.namespace} ({release.context}). Reach it: {port_forward_hint(release)}"
+        + (" " + tested(settings, image.remote_ref, release.digest)).rstrip()
     )
 
 

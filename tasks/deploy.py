@@ -62,6 +62,12 @@ def helm(c, version=None, force_deploy=False, recover=False, profile=None):
     image = ImageSpec.from_settings(settings, announce(settings, version))
     release = release_spec(settings, image, image_ops.registry_digest(image))
     helm_ops.deploy(command_runner(c, settings), release, force=force_deploy, recover=recover)
+    from stagingkub.console import say
+    from stagingkub.release.promote import tested
+
+    note = tested(settings, image.remote_ref, release.digest)
+    if note and not c.config.run.dry:
+        say(note)
 
 
 ns = Collection("deploy", pipeline, helm)

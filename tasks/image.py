@@ -1,4 +1,4 @@
-"""The application image: build it (mvnw or Dockerfile) and push it to the registry."""
+"""The application image: build it (mvnw or Dockerfile), push it, promote what staging runs."""
 
 from invoke import Collection
 
@@ -50,4 +50,31 @@ def scan(c, version=None, profile=None):
     image_ops.scan(*_image(c, profile, version))
 
 
-ns = Collection("image", build, push, scan)
+@task(
+    help={
+        "version": "The version kind-registry holds and staging runs, e.g. 1.1.0; default: "
+        "the project's version (pom.xml, image.version or git describe).",
+        "to": "The profile whose registry receives it (config/<NAME>.yaml or a .yaml path; "
+        "its registry.mode must be external). Required.",
+        "to_tag": "The tag in the target registry (default: the same version).",
+        "unverified": "Promote even when staging does not run this digest with its pods Ready.",
+    }
+)
+def promote(c, version=None, to="", to_tag="", unverified=False, profile=None):
+    """Copy the image staging runs, byte for byte (same digest), to another profile's registry."""
+    from stagingkub import validate
+    from stagingkub.errors import InputError
+    from stagingkub.release import promote as promote_ops
+    from stagingkub.release.version import announce
+
+    if not to:
+        raise InputError("image.promote needs --to PROFILE: the profile of the registry that "
+                         "receives the image (for example `--to external`).")  # fmt: skip
+    if to_tag:
+        validate.tag(to_tag, "--to-tag")
+    settings = load_settings(profile)
+    promotion = promote_ops.plan(settings, announce(settings, version), to, to_tag)
+    promote_ops.promote(command_runner(c, settings), settings, promotion, unverified=unverified)
+
+
+ns = Collection("image", build, push, scan, promote)

@@ -104,6 +104,10 @@ class RegistryAPI:
         self._lock = threading.Lock()
         self._tokens: dict[tuple[str, str, str], tuple[str, float]] = {}  # token, expiry
 
+    @property
+    def cafile(self) -> str | None:
+        return self._cafile
+
     def close(self) -> None:
         with self._lock:
             for connection in self._opened:
@@ -128,23 +132,33 @@ class RegistryAPI:
     def get(self, path: str, accept: str = "") -> tuple[int, Headers, bytes]:
         return self.request("GET", path, accept)
 
-    def request(self, method: str, path: str, accept: str = "") -> tuple[int, Headers, bytes]:
-        """(status, headers, body). A registry with token auth (GHCR, Docker Hub, Harbor's
-        token service) answers 401 with a Bearer challenge: the token is fetched with the
-        credentials, cached by scope until its expires_in, and the request sent again with
-        it; a 401 to a cached token fetches a new one once."""
-        headers = {"Accept": accept} if accept else {}
+    def request(
+        self, method: str, path: str, accept: str = "", *, data: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, Headers, bytes]:  # fmt: skip
+        """(status, headers, body), data sent as the body. A registry with token auth (GHCR,
+        Docker Hub, Harbor's token service) answers 401 with a Bearer challenge: the token is
+        fetched with the credentials, cached by scope until its expires_in, and the request
+        sent again with it; a 401 to a cached token fetches a new one once. The
+        Authorization that was sent is kept for this thread (authorization())."""
+        headers = {**({"Accept": accept} if accept else {}), **(headers or {})}
         if self._auth:
             headers["Authorization"] = self._auth
-        status, answer, body = self._follow(method, path, headers)
+        status, answer, body = self._follow(method, path, headers, data)
         challenge = bearer_challenge(answer) if status == 401 else None
         for fresh in (False, True):
             if challenge is None:
                 break
             headers["Authorization"] = "Bearer " + self._token(challenge, fresh)
-            status, answer, body = self._follow(method, path, headers)
+            status, answer, body = self._follow(method, path, headers, data)
             challenge = bearer_challenge(answer) if status == 401 else None
+        self._local.authorization = headers.get("Authorization", "")
         return status, answer, body
+
+    def authorization(self) -> str:
+        """The Authorization header this thread's last request was sent with ('' if none):
+        for a streamed request on its own connection, after a request that settled it."""
+        return getattr(self._local, "authorization", "")
 
     def _token(self, challenge: dict[str, str], fresh: bool = False) -> str:
         key = (challenge.get("realm", ""), challenge.get("service", ""), challenge.get("scope", ""))
@@ -157,11 +171,11 @@ class RegistryAPI:
         return token
 
     def _follow(
-        self, method: str, path: str, headers: dict[str, str]
+        self, method: str, path: str, headers: dict[str, str], data: bytes | None = None
     ) -> tuple[int, Headers, bytes]:
         """_send, following 3xx redirects (at most REDIRECTS); another host gets a fresh
         connection and no Authorization header."""
-        status, answer, body = self._send(method, path, headers)
+        status, answer, body = self._send(method, path, headers, data)
         base = self.url + path
         for _ in range(REDIRECTS):
             if status not in (301, 302, 303, 307, 308):
@@ -202,12 +216,14 @@ class RegistryAPI:
         finally:
             connection.close()
 
-    def _send(self, method: str, path: str, headers: dict[str, str]) -> tuple[int, Headers, bytes]:
+    def _send(
+        self, method: str, path: str, headers: dict[str, str], data: bytes | None = None
+    ) -> tuple[int, Headers, bytes]:
         """One request; a keep-alive connection the server closed is retried once."""
         for attempt in (1, 2):
             connection = self._connection(fresh=attempt == 2)
             try:
-                connection.request(method, path, headers=headers)
+                connection.request(method, path, body=data, headers=headers)
                 response = connection.getresponse()
                 return response.status, Headers(response.getheaders()), response.read()
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):

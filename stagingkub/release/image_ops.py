@@ -22,6 +22,7 @@ from stagingkub.release.image import (
     push_argv,
     tag_argv,
 )
+from stagingkub.release.promote import promoted
 from stagingkub.runner import Runner, require_tools
 
 _PUSH_DIGEST = re.compile(r"digest: (sha256:[0-9a-f]{64})")
@@ -122,10 +123,7 @@ def push(runner: Runner, spec: ImageSpec, *, rebuilt: bool = False) -> str:
     engine = docker_state.client()
     image = None if runner.dry and rebuilt else local_image(engine, spec.local_ref)
     if image is None and not runner.dry:
-        raise StateError(
-            f"There is no local image {spec.local_ref} to push. Build it first: "
-            f"`invoke image.build --version {spec.version}`."
-        )
+        return _held_already(runner, spec)
     if spec.auth and not spec.auth[1]:
         raise StateError(_NO_PASSWORD.format(host=spec.push_host))
     # Under --dry the build has not run, or the registry may not exist yet: plan the push.
@@ -137,6 +135,10 @@ def push(runner: Runner, spec: ImageSpec, *, rebuilt: bool = False) -> str:
             "not set: pushing without checking whether it holds this image already."
         )
         remote = None
+    if remote and promoted(spec.files_dir, spec.remote_ref).get("digest") == remote[0]:
+        runner.note(f"push skipped: the registry holds {spec.remote_ref} ({remote[0]}), "
+                    "promoted from staging: what was tested is deployed, not rebuilt")  # fmt: skip
+        return remote[0]
     if image is not None and remote and _local_digests(image, spec.repository) & set(remote):
         tagged = local_image(engine, spec.remote_ref)
         if tagged is None or tagged["Id"] != image["Id"]:
@@ -151,6 +153,24 @@ def push(runner: Runner, spec: ImageSpec, *, rebuilt: bool = False) -> str:
         runner.script(digest_capture(spec))
         return DIGEST_VARIABLE
     return verify_push(spec, result.stdout)
+
+
+def _held_already(runner: Runner, spec: ImageSpec) -> str:
+    """No local image to push: fine when the registry holds the tag (an image promoted
+    there, or pushed from another machine); its digest is what gets deployed."""
+    try:
+        remote = _remote_digests(spec)
+    except _Unreadable:
+        remote = None
+    if remote:
+        runner.note(f"push skipped: there is no local image {spec.local_ref}, and the registry "
+                    f"holds {spec.remote_ref} ({remote[0]}): deploying that")  # fmt: skip
+        return remote[0]
+    raise StateError(
+        f"There is no local image {spec.local_ref} to push, and the registry has no "
+        f"{spec.remote_ref}. Build it first: `invoke image.build --version {spec.version}` (or "
+        "promote it there from staging: `invoke image.promote`)."
+    )
 
 
 def registry_digest(spec: ImageSpec) -> str:

@@ -33,6 +33,7 @@ TASKS = [
     "diag.registry",
     "diag.tools",
     "image.build",
+    "image.promote",
     "image.push",
     "image.scan",
     "registry.create",
