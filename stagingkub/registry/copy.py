@@ -92,6 +92,14 @@ def put_manifest(target: Side, reference: str, raw: bytes, media: str, digest: s
         "PUT", f"/v2/{target.repository}/manifests/{reference}", data=raw,
         headers={"Content-Type": media},
     )  # fmt: skip
+    if status in (400, 415) and (b"MANIFEST_INVALID" in body or b"UNSUPPORTED" in body
+                                 or status == 415):  # fmt: skip
+        raise CopyFailed(
+            f"{target.api.url} refuses the media type {media} for {target.repository} "
+            f"({status}: {body[:200]!r}): it cannot hold this image as it is, and converting "
+            "it would change its digest. Use a registry that accepts it (OCI and Docker "
+            "manifests and indexes: Harbor 2, GHCR, ECR, distribution 2.8+)."
+        )
     _check(status, target, f"PUT manifest {reference} ({media})", body, (201,))
     answered = headers.get("Docker-Content-Digest", "")
     if answered and answered != digest:

@@ -259,3 +259,18 @@ def test_the_target_profile_deploys_the_promoted_digest_and_says_staging_tested_
         image = release["config"]["rhdemo"]["image"]
         assert image["repository"] == f"{HOST}:{s.external.port}/team/{s.app}"
         assert image["digest"] == digest
+
+
+def test_within_one_registry_blobs_are_mounted_not_sent(stack):
+    from stagingkub.registry.api import RegistryAPI
+    from stagingkub.registry.copy import Side, Tally, copy_image
+
+    assert stack.invoke("registry.create").returncode == 0
+    stack.push(VERSION)
+    api = RegistryAPI(stack.url, 10)
+    tally = Tally()
+    digest = copy_image(Side(api, "rhdemo-api"), Side(api, "release/rhdemo-api"), VERSION,
+                        VERSION, tally)  # fmt: skip
+    assert (tally.mounted, tally.sent, tally.bytes_sent) == (2, 0, 0)
+    assert skopeo_digest(f"localhost:{stack.port}/release/rhdemo-api:{VERSION}",
+                         "--tls-verify=false") == digest  # fmt: skip
