@@ -30,6 +30,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 from cache_pull import cache_pull  # noqa: E402
 from dev_loop import dev_rows  # noqa: E402
+from promote import promote_rows  # noqa: E402
 from seed import seed  # noqa: E402
 
 from tests.support import images  # noqa: E402
@@ -50,6 +51,8 @@ SIZES = {
         "tags": 20,
         "layer_bytes": 16 << 20,
         "files": 10_000,
+        "promote_bytes": 500 << 20,
+        "promote_reps": 3,
         "quiet": 30.0,
     },
     "tiny": {
@@ -58,6 +61,8 @@ SIZES = {
         "tags": 2,
         "layer_bytes": 256 << 10,
         "files": 200,
+        "promote_bytes": 4 << 20,
+        "promote_reps": 1,
         "quiet": 2.0,
     },
 }
@@ -491,6 +496,9 @@ def main() -> int:
             rows += registry_ls(stack, reps, size["repos"], size["tags"])
             rows += cache_pull(stack, reps, size["layer_bytes"], Row, bench_env(stack))
             rows += dev_rows(stack, reps, size["files"], size["quiet"], Row, timed_env)
+            rows += promote_rows(
+                stack, size["promote_bytes"], size["promote_reps"], Row, bench_env(stack)
+            )
         finally:
             if stack is not None:
                 stack.cleanup()

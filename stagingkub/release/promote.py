@@ -125,7 +125,8 @@ def promote(runner: Runner, settings, promotion: Promotion, *, unverified: bool)
     if there is not None and there[2] == digest and not _missing(target, tags):
         say(f"{promotion.target.remote_ref} is {digest} already: nothing to promote.")
         return record(promotion, digest)
-    tally = Tally(progress=_progress() if sys.stderr.isatty() else None)
+    tally = Tally()
+    tally.progress = _progress(tally) if sys.stderr.isatty() else None
     copy_image(source, target, digest, promotion.target.version, tally)
     for tag in tags:
         copy_image(source, target, tag, tag, tally)
@@ -137,14 +138,16 @@ def _missing(target: Side, tags: list[str]) -> list[str]:
     return [tag for tag in tags if manifest(target, tag) is None]
 
 
-def _progress():
+def _progress(tally: Tally):
+    """On a terminal: the blob streaming now, its bytes, and the total sent, in place."""
     last = [0.0]
 
     def show(digest: str, done: int, size: int) -> None:
         now = time.monotonic()
         if now - last[0] >= 0.2 or done == size:
             last[0] = now
-            sys.stderr.write(f"\r  {digest[:19]}  {human_size(done)} of {human_size(size)}\033[K")
+            sys.stderr.write(f"\r  {digest[:19]}  {_mib(done)} of {_mib(size)}; "
+                             f"{_mib(tally.bytes_sent + done)} sent in all\033[K")  # fmt: skip
             sys.stderr.flush()
 
     return show

@@ -26,6 +26,9 @@ SCENARIOS = (
     "dev cycle overhead",
     "dev idle CPU, native events",
     "dev idle CPU, polling",
+    "image.promote of a",
+    "image.promote peak RSS",
+    "repeated image.promote",
 )
 
 

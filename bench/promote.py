@@ -1,0 +1,99 @@
+"""bench scenario: image.promote of a one-layer image (500 MiB at full size) from the stand-in
+stack's local registry to a TLS + htpasswd registry on 127.0.0.2, against `skopeo copy --all
+--preserve-digests` of the same image in the same run (alternating, each to a repository of
+its own, so each copy is whole); the tool's peak RSS (os.wait4); a repeated promote (nothing
+to send) against `invoke --list`."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tests.integration.test_external_profile import HOST, PASSWORD, external_registry
+from tests.support.stack import Stack, docker
+
+ROOT = Path(__file__).resolve().parent.parent
+VERSION = "9.0.0"
+
+
+def timed(argv: list[str], env: dict) -> tuple[float, int]:
+    """(seconds, peak RSS in bytes) of one run, which must succeed."""
+    started = time.monotonic()
+    process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)  # fmt: skip
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.monotonic() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"bench: {argv[:4]} failed: {process.stderr.read().decode()[-800:]}")
+    return seconds, usage.ru_maxrss * 1024
+
+
+def big_image(stack: Stack, size: int) -> str:
+    """<app>:9.0.0 with one layer of `size` random bytes, pushed to the local registry."""
+    reference = f"localhost:{stack.port}/{stack.base['image']['name']}:{VERSION}"
+    with tempfile.TemporaryDirectory() as context:
+        with open(Path(context, "layer"), "wb") as handle:
+            for _ in range(size >> 20 or 1):
+                handle.write(os.urandom(1 << 20))
+        Path(context, "Dockerfile").write_text("FROM scratch\nCOPY layer /layer\n")
+        docker("build", "-q", *stack.label_args(), "-t", reference, context, timeout=600)
+    docker("push", reference, timeout=600)
+    return reference
+
+
+def target_profile(stack: Stack, ext: Stack, name: str) -> Path:
+    path = stack.tmp / f"target-{name}.yaml"
+    path.write_text(
+        f"registry:\n  mode: external\n  host: '{HOST}'\n  port: {ext.port}\n  project: team\n"
+        f"  username: ci\n  ca_file: '{ext.ca}'\ncluster:\n  name: {stack.cluster}\n"
+        f"  files_dir: '{stack.files_dir}'\nimage:\n  name: {name}\n"
+    )
+    return path
+
+
+def promote_rows(stack: Stack, size: int, reps: int, row, env: dict) -> list:
+    ext = external_registry(stack.tmp / "promote-target", stack.image, HOST)
+    try:
+        source = big_image(stack, size)
+        env = {**env, "STAGINGKUB_REGISTRY_PASSWORD": PASSWORD}
+        certs = stack.tmp / "skopeo-certs"  # the CA alone (skopeo reads *.key as client keys)
+        certs.mkdir(exist_ok=True)
+        (certs / "ca.crt").write_bytes(ext.ca.read_bytes())
+        ours, theirs, peaks = [], [], []
+        for rep in range(reps):
+            argv = [sys.executable, "-m", "invoke", "image.promote", "--version", VERSION, "--to",
+                    str(target_profile(stack, ext, f"promo-{rep}")), "--unverified"]  # fmt: skip
+            seconds, peak = timed(argv, env)
+            ours.append(seconds)
+            peaks.append(peak)
+            theirs.append(timed(["skopeo", "copy", "--all", "--preserve-digests",
+                                 "--src-tls-verify=false", f"--dest-cert-dir={certs}",
+                                 f"--dest-creds=ci:{PASSWORD}", f"docker://{source}",
+                                 f"docker://{HOST}:{ext.port}/team/skopeo-{rep}:{VERSION}"],
+                                env)[0])  # fmt: skip
+        again = [timed(argv, env)[0] for _ in range(reps)]  # the last target holds it all
+        start = statistics.median(
+            timed([sys.executable, "-m", "invoke", "--list"], env)[0] for _ in range(reps)
+        )
+        return _rows(row, size, ours, theirs, max(peaks), statistics.median(again), start)
+    finally:
+        ext.cleanup()
+
+
+def _rows(row, size, ours, theirs, peak, again, start) -> list:
+    mine, skopeo = statistics.median(ours), statistics.median(theirs)
+    mib = size >> 20
+    return [
+        row(f"image.promote of a {mib} MiB layer vs skopeo copy --all --preserve-digests", mine,
+            skopeo, mine / skopeo, "<= 1.2x skopeo", mine <= 1.2 * skopeo,
+            f"TLS + htpasswd target on {HOST}"),
+        row(f"image.promote peak RSS ({mib} MiB layer), MiB", peak / (1 << 20), None, None,
+            "< 100 MiB", peak < 100 << 20, f"{peak / (1 << 20):.1f} MiB"),
+        row("repeated image.promote (everything there)", again, start, again / start,
+            "<= start-up + 0.3 s", again - start <= 0.3, f"overhead {again - start:+.3f} s"),
+    ]  # fmt: skip
