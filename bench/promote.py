@@ -7,6 +7,7 @@ to send) against `invoke --list`."""
 from __future__ import annotations
 
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -46,6 +47,26 @@ def big_image(stack: Stack, size: int) -> str:
     return reference
 
 
+_MADE: list[Path] = []  # folders the run made outside its stack, removed at its end
+
+
+def _readable_dir() -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="stagingkub-bench-"))
+    folder.chmod(0o755)
+    _MADE.append(folder)
+    return folder
+
+
+def _fresh_skopeo() -> list[str]:
+    """skopeo with an empty blob-location cache: as root it keeps one in /var/lib/containers
+    and mounts a layer it copied before from that repository instead of copying it again,
+    which would time a mount, not a copy. Unprivileged, it keeps it under XDG_DATA_HOME: a
+    new folder each run (and the host's cache is left alone)."""
+    home = _readable_dir()
+    return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "env",
+            f"HOME={home}", f"XDG_DATA_HOME={home}", "skopeo"]  # fmt: skip
+
+
 def target_profile(stack: Stack, ext: Stack, name: str) -> Path:
     path = stack.tmp / f"target-{name}.yaml"
     path.write_text(
@@ -61,9 +82,9 @@ def promote_rows(stack: Stack, size: int, reps: int, row, env: dict) -> list:
     try:
         source = big_image(stack, size)
         env = {**env, "STAGINGKUB_REGISTRY_PASSWORD": PASSWORD}
-        certs = stack.tmp / "skopeo-certs"  # the CA alone (skopeo reads *.key as client keys)
-        certs.mkdir(exist_ok=True)
+        certs = _readable_dir()  # the CA alone (skopeo reads *.key as client keys)
         (certs / "ca.crt").write_bytes(ext.ca.read_bytes())
+        (certs / "ca.crt").chmod(0o644)
         ours, theirs, peaks = [], [], []
         for rep in range(reps):
             argv = [sys.executable, "-m", "invoke", "image.promote", "--version", VERSION, "--to",
@@ -71,7 +92,7 @@ def promote_rows(stack: Stack, size: int, reps: int, row, env: dict) -> list:
             seconds, peak = timed(argv, env)
             ours.append(seconds)
             peaks.append(peak)
-            theirs.append(timed(["skopeo", "copy", "--all", "--preserve-digests",
+            theirs.append(timed([*_fresh_skopeo(), "copy", "--all", "--preserve-digests",
                                  "--src-tls-verify=false", f"--dest-cert-dir={certs}",
                                  f"--dest-creds=ci:{PASSWORD}", f"docker://{source}",
                                  f"docker://{HOST}:{ext.port}/team/skopeo-{rep}:{VERSION}"],
@@ -83,6 +104,8 @@ def promote_rows(stack: Stack, size: int, reps: int, row, env: dict) -> list:
         return _rows(row, size, ours, theirs, max(peaks), statistics.median(again), start)
     finally:
         ext.cleanup()
+        for folder in _MADE:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _rows(row, size, ours, theirs, peak, again, start) -> list:

@@ -35,3 +35,13 @@ def test_a_refused_media_type_is_named_with_what_to_do():
                          DIGEST, Tally())  # fmt: skip
     assert "refuses the media type application/vnd.oci.image.index.v1+json" in str(refused.value)
     assert "would change its digest" in str(refused.value)
+
+
+def test_a_target_that_stores_another_digest_fails_naming_both():
+    stored = "sha256:" + "b" * 64
+    with serving(lambda *a: (201, {"Docker-Content-Digest": stored}, b"")) as (url, _):
+        target = Side(RegistryAPI(url, 5), "team/app")
+        with pytest.raises(RegistryHTTPError) as changed:
+            put_manifest(target, "1.0", b"{}", "application/vnd.oci.image.manifest.v1+json",
+                         DIGEST, Tally())  # fmt: skip
+    assert f"as {stored}, not {DIGEST}" in str(changed.value)
