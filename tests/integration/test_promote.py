@@ -274,3 +274,13 @@ def test_within_one_registry_blobs_are_mounted_not_sent(stack):
     assert (tally.mounted, tally.sent, tally.bytes_sent) == (2, 0, 0)
     assert skopeo_digest(f"localhost:{stack.port}/release/rhdemo-api:{VERSION}",
                          "--tls-verify=false") == digest  # fmt: skip
+
+
+def test_to_tag_names_the_target_tag_and_a_bad_one_is_refused(promotion):
+    s = promotion
+    renamed = promote(s, "--to-tag", "1.0.0-approved")
+    assert renamed.returncode == 0, renamed.stderr
+    assert target_tags(s) == ["1.0.0-approved"]
+    assert target_digest(s, "1.0.0-approved") == source_digest(s)
+    bad = promote(s, "--to-tag", "-bad tag")
+    assert bad.returncode == 1 and "--to-tag" in bad.stderr and "Traceback" not in bad.stderr
