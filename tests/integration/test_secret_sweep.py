@@ -70,9 +70,22 @@ def runs_of_every_task(s: Stack) -> list[list[str]]:
         ["cache.create"], ["--dry", "cache.create", "--recreate"], ["cache.status"],
         ["cache.ls"], ["cache.warm"], ["cache.purge"], ["--dry", "cache.purge"],
         ["cache.purge", "--yes"],
+        ["--dry", "dev", "--version", "1.0.1"],  # a loop: under --dry it only refuses
+        ["--dry", "image.promote", "--version", "1.0.1", "--to", str(promote_target(s))],
+        ["image.promote", "--version", "1.0.1", "--to", str(promote_target(s)), "--unverified"],
         ["registry.purge"], ["--dry", "registry.purge"], ["cluster.delete"],
         ["registry.purge", "--yes"], ["cluster.delete", "--yes"],
     ]  # fmt: skip
+
+
+def promote_target(s: Stack) -> Path:
+    """A profile whose external registry (nothing listens there) logs in with the same
+    STAGINGKUB_REGISTRY_PASSWORD: image.promote's error path and its --dry line."""
+    path = s.tmp / "promote-target.yaml"
+    path.write_text(f"registry:\n  mode: external\n  host: 127.0.0.2\n  port: {free_port()}\n"
+                    f"  username: ci\ncluster:\n  name: {s.cluster}\n  files_dir: "
+                    f"'{s.files_dir}'\n")  # fmt: skip
+    return path
 
 
 def add_hub_mirror(s: Stack) -> None:
@@ -91,7 +104,7 @@ def task_names() -> set[str]:
         cwd=ROOT, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     tree = json.loads(listed.stdout)
-    return {
+    return {task["name"] for task in tree["tasks"]} | {
         f"{collection['name']}.{task['name']}"
         for collection in tree["collections"]
         for task in collection["tasks"]
