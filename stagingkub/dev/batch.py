@@ -92,7 +92,12 @@ class Batch:
 
     def relative(self, root: Path) -> list[str]:
         """The changed paths relative to root, as the input record names files."""
-        return sorted(os.path.relpath(path, root) for path in self.paths)
+        return relative(self.paths, root)
+
+
+def relative(paths: set[str], root: Path) -> list[str]:
+    """Paths relative to root, sorted: as the input record names files."""
+    return sorted(os.path.relpath(path, root) for path in paths)
 
 
 def summary(names: list[str], shown: int = 5) -> str:

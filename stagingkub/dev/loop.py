@@ -13,7 +13,7 @@ from pathlib import Path
 from stagingkub import pipeline
 from stagingkub.console import say
 from stagingkub.dev import watch
-from stagingkub.dev.batch import Batch, BuildWrites, Rules, summary
+from stagingkub.dev.batch import Batch, BuildWrites, Rules, relative, summary
 from stagingkub.dev.logs import LogStream
 from stagingkub.errors import StagingkubError, StateError
 from stagingkub.parse import seconds_of
@@ -139,7 +139,7 @@ class Loop:
         """True when nothing but files the build itself writes changed."""
         found = self.build_writes.found_in(batch)
         if found:
-            names = summary(batch_names(found, self.rules.roots[0]))
+            names = summary(relative(found, self.rules.roots[0]))
             say(
                 f"the build writes {names} inside the watched files, so each build would "
                 "start another: they no longer start a cycle. Add them to .gitignore (or "
@@ -237,11 +237,6 @@ def _build_window(steps, delivered: float) -> tuple[float, float] | None:
     if build is None:
         return None
     return (delivered, delivered + build.seconds + 0.5)
-
-
-def batch_names(paths: set[str], root: Path) -> list[str]:
-
-    return sorted(os.path.relpath(path, root) for path in paths)
 
 
 def _events(count: int) -> str:
