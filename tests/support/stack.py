@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -40,9 +41,18 @@ def docker(
 
 
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A port nothing listens on, below the kernel's ephemeral range (32768 up on Linux):
+    a port the kernel handed out could be taken as the local port of an outgoing
+    connection before the test binds it."""
+    for _ in range(500):
+        port = random.randint(20000, 32000)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no free port between 20000 and 32000 on 127.0.0.1")
 
 
 @dataclass
