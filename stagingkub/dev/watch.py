@@ -49,8 +49,8 @@ class Watcher:
         if os.path.basename(path).startswith(PROBE_PREFIX):
             self._probe_heard.set()
             return False
-        # A folder is no input (its files are, and they report their own changes).
-        return self.rules.may_trigger(path) and not os.path.isdir(path)
+        # A folder is no input; a folder added is expanded into its files (_files_of).
+        return self.rules.may_trigger(path)
 
     def _watch(self) -> None:
         from watchfiles import watch
@@ -67,9 +67,33 @@ class Watcher:
                 force_polling=self.polling,
                 poll_delay_ms=int(self.poll_interval * 1000),
             ):
-                self.changes.put((time.monotonic(), changes))
+                files = self._files_of(changes)
+                if files:
+                    self.changes.put((time.monotonic(), files))
         except Exception as error:  # the loop reports it; a watcher thread must not die quietly
             self.failure = error
+
+    def _files_of(self, changes: set[tuple[object, str]]) -> set[tuple[object, str]]:
+        """The changes with each added folder replaced by the files in it: a folder moved in,
+        or created with its files faster than inotify can watch it (a `git checkout`, an
+        unpacked archive), brings files that send no event of their own."""
+        from watchfiles import Change
+
+        files = set()
+        for change, path in changes:
+            if not os.path.isdir(path):
+                files.add((change, path))
+            elif change == Change.added:
+                files.update((change, inside) for inside in self._inside(path))
+        return files
+
+    def _inside(self, folder: str) -> list[str]:
+        found = []
+        for top, folders, names in os.walk(folder):
+            kept = [name for name in folders if self.rules.may_trigger(os.path.join(top, name))]
+            folders[:] = kept
+            found += [os.path.join(top, name) for name in names]
+        return [path for path in found if self.rules.may_trigger(path)]
 
     def hears_probe(self, directory: Path, seconds: float = PROBE_SECONDS) -> bool | None:
         """Write a probe file in directory until its event arrives (True) or seconds pass

@@ -48,3 +48,22 @@ def test_a_change_is_queued_with_its_time(tmp_path):
     assert at >= before
     assert {path for _, path in found} == {str(tmp_path / "App.java")}
     assert watcher.backend == "polling every 0.1 s"
+
+
+def test_a_folder_moved_in_names_its_files(tmp_path):
+    # inotify reports the folder only: its files (moved in with it, or written before the
+    # watch on a new folder starts, as in a git checkout) send no event of their own.
+    watched, outside = tmp_path / "watched", tmp_path / "outside"
+    (outside / "pages" / "target").mkdir(parents=True)
+    watched.mkdir()
+    for name in ("a.html", "b.html", "b.html.swp", "target/out.class"):
+        (outside / "pages" / name).write_text(name)
+    watcher = Watcher(Rules.of([watched], tmp_path / "x"), polling=False,
+                      poll_interval=1.0).start()  # fmt: skip
+    try:
+        assert watcher.hears_probe(watched) is True
+        (outside / "pages").rename(watched / "pages")
+        _, found = watcher.changes.get(timeout=5)
+    finally:
+        watcher.stop()
+    assert {path for _, path in found} == {str(watched / "pages" / n) for n in ("a.html", "b.html")}
