@@ -127,11 +127,22 @@ def _tolerate_concurrent_create(engine, spec: RegistrySpec, argv: list[str], res
             "volume": docker_state.volume_exists(engine, spec.volume),
         }.get(argv[1], False)
 
-    # the other run may still be creating or starting it: up to 15 s for those
-    waits = argv[1] in ("run", "start", "network")
+    # the other run may still be creating or starting it: up to 15 s, when there are signs
+    # of one (a failure of our own, a missing image say, is reported at once)
+    waits = _racing(engine, spec, argv, result.stderr or "")
     if not poll(done, seconds=15 if waits else 0, every=0.2):
         raise CommandFailed(shlex.join(argv), result.exited, result.stderr)
     say(f"`{shlex.join(argv)}` was already done by another run at the same time; going on.")
+
+
+def _racing(engine, spec: RegistrySpec, argv: list[str], stderr: str) -> bool:
+    """Signs that another run is doing the same step: docker says the name is taken or the
+    step already done (the engine reserves a name before the container can be inspected),
+    or the container exists after our `docker run` failed."""
+    words = stderr.lower()
+    if argv[1] == "run":
+        return "already in use" in words or docker_state.container(engine, spec.name) is not None
+    return argv[1] in ("start", "network") and "already" in words and "allocated" not in words
 
 
 def check_port_free(engine, spec: RegistrySpec, own=None) -> None:

@@ -6,7 +6,7 @@ import socket
 import pytest
 
 from stagingkub.registry.ops import wait_script
-from tests.support.stack import LABELS, RUN_ID, docker, echoed, script_lines
+from tests.support.stack import LABELS, RUN_ID, docker, echoed, free_port, script_lines
 
 pytestmark = pytest.mark.integration
 
@@ -172,7 +172,10 @@ def test_dry_run_prints_a_script_and_changes_nothing(stack):
 
 
 def test_a_failing_docker_command_ends_with_its_exit_code(stack):
-    result = stack.invoke("registry.create", "--image", f"stagingkub-test/absent:{RUN_ID}")
+    # An image on a loopback port nothing listens on: docker run's pull fails at once, and
+    # the test reaches no registry on the internet.
+    absent = f"127.0.0.1:{free_port()}/stagingkub-test/absent:{RUN_ID}"
+    result = stack.invoke("registry.create", "--image", absent)
     assert result.returncode == 125
     assert "Command failed with exit code 125: docker run" in result.stderr
     assert "Traceback" not in result.stderr
