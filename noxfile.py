@@ -61,7 +61,8 @@ def e2e(session: nox.Session) -> None:
     """tests/e2e against real kind, kubectl and helm (internet needed); fails, never
     skips, when one of them is missing (STAGINGKUB_E2E=1)."""
     install(session)
-    session.run("pytest", "tests/e2e", "-m", "e2e", "-v", *session.posargs,
+    # one process: each test makes a real kind cluster (the suite's -n 3 is for the stand-ins)
+    session.run("pytest", "tests/e2e", "-m", "e2e", "-v", "-n", "0", *session.posargs,
                 env={"STAGINGKUB_E2E": "1"})  # fmt: skip
 
 

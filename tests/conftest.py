@@ -6,8 +6,11 @@ init system owns it) and stays a skip everywhere; the marker says why."""
 from __future__ import annotations
 
 import os
+import uuid
 
 import pytest
+
+SHARED_ENV = "TESTS_SHARED_RUN_ID"  # tests/support/stack.py reads it
 
 pytest_plugins = ["pytester"]  # tests/unit/test_ci_rules.py runs these rules in a pytest of its own
 
@@ -19,6 +22,31 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Fail, instead of skipping, integration tests whose engine or tools are missing "
         "(on by default when CI=true).",
     )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The run's id shared by its pytest-xdist workers (they inherit the environment):
+    images built under a fixed name for all of them carry it, and go when the run ends."""
+    if not hasattr(config, "workerinput"):
+        os.environ[SHARED_ENV] = uuid.uuid4().hex[:8]
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """After every worker ended: remove the run's shared images (none when no integration
+    test built one; the engine may be absent then)."""
+    if hasattr(session.config, "workerinput") or SHARED_ENV not in os.environ:
+        return
+    try:
+        import docker as docker_sdk
+
+        client = docker_sdk.from_env(timeout=10)
+        client.ping()
+    except Exception:  # no engine, no shared images
+        return
+    from tests.support.stack import cleanup_run
+
+    cleanup_run(client, os.environ[SHARED_ENV])
+    client.close()
 
 
 def strict(config: pytest.Config) -> bool:

@@ -129,7 +129,7 @@ class Loop:
     def _begin(self, batch: Batch, why: str, steps):
         """The cycle's header line; the log stream pauses while it runs."""
         self.cycles += 1
-        events = f" ({_events(batch.events)})" if batch.events else ""
+        events = f" ({_count(batch.events, 'event')})" if batch.events else ""
         say(f"\n-- dev cycle {self.cycles} ({time.strftime('%H:%M:%S')}): {why}{events}")
         if self.logs is not None:
             self.logs.pause()
@@ -154,7 +154,8 @@ class Loop:
         ]
         if inputs_touched:
             say(
-                f"no input changed: {_events(batch.events)}, {len(inputs_touched)} files "
+                f"no input changed: {_count(batch.events, 'event')}, "
+                f"{_count(len(inputs_touched), 'file')} "
                 f"({summary(inputs_touched)})"
             )
 
@@ -239,8 +240,8 @@ def _build_window(steps, delivered: float) -> tuple[float, float] | None:
     return (delivered, delivered + build.seconds + 0.5)
 
 
-def _events(count: int) -> str:
-    return f"{count} event" + ("" if count == 1 else "s")
+def _count(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
 
 
 def drain(changes: queue.Queue, batch: Batch) -> None:

@@ -12,16 +12,28 @@ import shutil
 import pytest
 
 from stagingkub.settings import ROOT
-from tests.support import images
+from tests.support import engine_lock, images
 from tests.support.stack import (
     LABELS,
     RUN_ID,
+    SHARED_LABELS,
     TEST_LABEL,
     Stack,
     add_app,
     cleanup_run,
     install_standins,
 )
+
+
+@pytest.fixture(autouse=True)
+def engine_turn(request):
+    """The engine is shared by the run's workers; a test marked `engine_alone` (it
+    restarts dockerd) waits for the running tests to end and holds it alone."""
+    run = SHARED_LABELS[TEST_LABEL]
+    alone = request.node.get_closest_marker("engine_alone")
+    hold = engine_lock.alone if alone else engine_lock.shared
+    with hold(run):
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -104,7 +116,7 @@ def app_stack(kind_stack) -> Stack:
 def busybox_image(engine) -> str:
     """busybox:1.36 for the demo app's FROM line: the public one, else a local STAND-IN."""
     try:
-        return images.local_or_built("busybox:1.36", LABELS, images.build_busybox_image)
+        return images.local_or_built("busybox:1.36", SHARED_LABELS, images.build_busybox_image)
     except FileNotFoundError as error:
         pytest.skip(str(error))
 

@@ -73,7 +73,7 @@ def test_a_saved_change_rolls_out_and_a_touch_or_ignored_file_runs_nothing(dev, 
     since_out, since_err = len(process.out), len(process.err)
     index.touch()
     line = process.wait_for(r"^no input changed", since=since_err)
-    assert "1 files" in line or "files (www/index.html)" in line
+    assert "1 file (www/index.html)" in line
     for name in ("target/app.jar", ".stagingkub/x.json", "www/.index.html.swp", "www/x~"):
         write(s.app_dir / name, "not an input")
     time.sleep(QUIET)

@@ -101,6 +101,7 @@ def test_the_registry_killed_during_a_push(stack, tmp_path):
     assert docker("pull", earlier, check=False, timeout=120).returncode == 0
 
 
+@pytest.mark.engine_alone
 @pytest.mark.deliberate_skip("an init system owns dockerd: restarting it is not ours to do")
 @pytest.mark.skipif(
     os.environ.get("TEST_MAY_RESTART_DOCKERD") != "1",

@@ -17,10 +17,14 @@ import httpx
 from stagingkub.settings import ROOT
 from tests.support import images
 
-RUN_ID = uuid.uuid4().hex[:8]
+RUN_ID = uuid.uuid4().hex[:8]  # this process's (each pytest-xdist worker has its own)
 TEST_LABEL = "io.stagingkub.test"
 CASE_LABEL = "io.stagingkub.test.case"  # one test's own objects, removed when it ends
 LABELS = {TEST_LABEL: RUN_ID}
+# Images that every worker of one pytest run may use under a fixed name (busybox:1.36 when
+# built here): labelled for the whole run, removed when the run ends (tests/conftest.py).
+SHARED_ENV = "TESTS_SHARED_RUN_ID"  # set by tests/conftest.py
+SHARED_LABELS = {TEST_LABEL: os.environ.get(SHARED_ENV) or RUN_ID}
 _counter = itertools.count(1)
 
 
@@ -40,19 +44,31 @@ def docker(
     return result
 
 
+def port_range() -> tuple[int, int]:
+    """Ports below the kernel's ephemeral range (32768 up on Linux): a port the kernel
+    handed out could be taken as the local port of an outgoing connection before the test
+    binds it. Each pytest-xdist worker (gw0, gw1, ...) has a slice of its own, so two
+    workers never pick the same port in the moment before one of them binds it."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    index = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
+    width = 12000 // max(count, 1)
+    start = 20000 + width * (index % max(count, 1))
+    return start, start + width - 1
+
+
 def free_port() -> int:
-    """A port nothing listens on, below the kernel's ephemeral range (32768 up on Linux):
-    a port the kernel handed out could be taken as the local port of an outgoing
-    connection before the test binds it."""
+    """A port nothing listens on, from this process's slice of the range above."""
+    low, high = port_range()
     for _ in range(500):
-        port = random.randint(20000, 32000)
+        port = random.randint(low, high)
         with socket.socket() as probe:
             try:
                 probe.bind(("127.0.0.1", port))
             except OSError:
                 continue
             return port
-    raise AssertionError("no free port between 20000 and 32000 on 127.0.0.1")
+    raise AssertionError(f"no free port between {low} and {high} on 127.0.0.1")
 
 
 @dataclass
