@@ -53,7 +53,7 @@ def engine():
 
 @pytest.fixture(scope="session")
 def registry_image(engine) -> str:
-    """registry:2 when present or pullable, else built from Debian's registry binary."""
+    """registry:2 when present (never pulled), else built from Debian's registry binary."""
     try:
         return images.registry_image("registry:2", f"stagingkub-test/registry:{RUN_ID}", LABELS)
     except FileNotFoundError as error:
@@ -69,9 +69,9 @@ def stack(tmp_path, registry_image):
 
 @pytest.fixture(scope="session")
 def registry3_image(engine) -> str:
-    """registry:3 if here or pullable, else a STAND-IN with its file layout (the config at
+    """registry:3 if here (never pulled), else a STAND-IN with its file layout (the config at
     /etc/distribution/config.yml, the entrypoint reading it); the same distribution code."""
-    if images.present_or_pulled("registry:3"):
+    if images.present("registry:3"):
         return "registry:3"
     image = f"stagingkub-test/registry3-layout:{RUN_ID}"
     if not images.image_exists(image):

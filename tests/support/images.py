@@ -106,19 +106,15 @@ def build_app_image(tag: str, labels: dict[str, str], content: str) -> None:
         _build(tag, labels, context)
 
 
-def present_or_pulled(wanted: str) -> bool:
-    """True when `wanted` is here already or a pull (bounded) brings it."""
-    if image_exists(wanted):
-        return True
-    try:
-        return _docker("pull", wanted, timeout=30).returncode == 0
-    except subprocess.TimeoutExpired:
-        return False
+def present(wanted: str) -> bool:
+    """True when `wanted` is here already. Never pulled: tests talk to loopback and their
+    own networks only, so a machine without the image builds the stand-in."""
+    return image_exists(wanted)
 
 
 def registry_image(wanted: str, fallback_tag: str, labels: dict[str, str]) -> str:
-    """`wanted` if present or pullable, else a local build tagged fallback_tag."""
-    if present_or_pulled(wanted):
+    """`wanted` if present, else a local build tagged fallback_tag."""
+    if present(wanted):
         return wanted
     if not image_exists(fallback_tag):
         build_registry_image(fallback_tag, labels)
@@ -194,8 +190,8 @@ def build_busybox_image(tag: str, labels: dict[str, str]) -> None:
 
 
 def local_or_built(wanted: str, labels: dict[str, str], build) -> str:
-    """`wanted` if present or pullable; else build it under that very name (so Dockerfiles
+    """`wanted` if present; else build it under that very name (so Dockerfiles
     that say FROM wanted build unchanged), labelled so the run removes it afterwards."""
-    if not present_or_pulled(wanted):
+    if not present(wanted):
         build(wanted, labels)
     return wanted
