@@ -10,6 +10,7 @@ cannot pass as if it had pruned. Under --dry the deletes are printed as curl com
 from __future__ import annotations
 
 import datetime
+import re
 import shlex
 from concurrent.futures import ThreadPoolExecutor
 
@@ -137,12 +138,15 @@ def print_deletes(runner: Runner, spec: RegistrySpec, deletions: list[tuple[str,
 def delete_lines(spec: RegistrySpec, deletions: list[tuple[str, str]]) -> list[str]:
     """--dry: the deletes as curl commands, with the registry's CA and, for a registry with
     logins, its credentials from the environment through curl's --config on stdin (printf
-    is a shell builtin: the password is never an argument of a program)."""
+    is a shell builtin: the password is never an argument of a program; sed escapes the
+    `"` and `\\` that curl's quoted string would end or eat, in POSIX sh as Jenkins runs it)."""
     curl = ["curl", "-fsS", "-X", "DELETE", *(["--cacert", spec.cafile] if spec.cafile else [])]
     login = ""
     if spec.credentials:
-        login = (f"printf 'user = \"%s:%s\"\\n' {shlex.quote(spec.username)} "
-                 '"$STAGINGKUB_REGISTRY_PASSWORD" | ')  # fmt: skip
+        user = re.sub(r'([\\"])', r"\\\1", spec.username)
+        escaped = r"""printf '%s' "$STAGINGKUB_REGISTRY_PASSWORD" | sed 's/[\\"]/\\&/g'"""
+        password = f'"$({escaped})"'
+        login = f"printf 'user = \"%s:%s\"\\n' {shlex.quote(user)} {password} | "
         curl += ["--config", "-"]
     return [login + shlex.join([*curl, f"{spec.url}/v2/{repo}/manifests/{digest}"])
             for repo, digest in deletions]  # fmt: skip

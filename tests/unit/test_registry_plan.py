@@ -1,5 +1,8 @@
 """Registry builders and plans: pure functions from state to the exact commands."""
 
+import os
+import shutil
+
 import pytest
 
 from stagingkub.docker.state import state_from_attrs
@@ -187,8 +190,30 @@ def test_dry_prune_deletes_pass_the_password_through_the_shell_never_as_an_argum
     logins = {"tls": True, "auth": True, "username": "ci", "password": "s3cret"}
     secure = RegistrySpec(**{**SPEC.__dict__, **logins, "secure_dir": "/work/.stagingkub/reg"})
     (line,) = delete_lines(secure, [("rhdemo-api", digest)])
-    assert line.startswith(
-        """printf 'user = "%s:%s"\\n' ci "$STAGINGKUB_REGISTRY_PASSWORD" | curl"""
-    )
+    assert line.startswith("""printf 'user = "%s:%s"\\n' ci "$(printf '%s' "$STAGINGKUB_""")
     assert "--config - " in line and "--cacert /work/.stagingkub/reg/ca.crt" in line
     assert "https://127.0.0.1:5000/v2/rhdemo-api/manifests/" in line and "s3cret" not in line
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+@pytest.mark.parametrize("password", ['pa"ss\\word', "plain", "$HOME 'quoted' `x`"])
+def test_the_dry_prune_line_sends_any_password_as_it_is_under_posix_sh(password):
+    """The printed delete runs in Jenkins' `sh` (dash here): curl's config string gets the
+    password escaped, so a `"` or `\\` neither ends it nor is eaten."""
+    import base64
+    import subprocess
+
+    from stagingkub.registry.prune import delete_lines
+    from tests.support.http_standin import serving
+
+    with serving(lambda method, path, headers: (202, {}, b"")) as (url, seen):
+        spec = RegistrySpec(**{**SPEC.__dict__, "auth": True, "username": 'c"i', "password": "x"})
+        (line,) = delete_lines(spec, [("rhdemo-api", "sha256:" + "a" * 64)])
+        line = line.replace("http://127.0.0.1:5000", url)
+        result = subprocess.run(["sh", "-c", line], capture_output=True, text=True, timeout=30,
+                                env={"PATH": os.environ["PATH"],
+                                     "STAGINGKUB_REGISTRY_PASSWORD": password})  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    ((method, _, headers),) = seen
+    sent = base64.b64decode(headers["authorization"].split()[1]).decode()
+    assert (method, sent) == ("DELETE", f'c"i:{password}')
