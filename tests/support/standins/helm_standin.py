@@ -37,6 +37,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from standin_files import write  # the stand-ins' folder is on sys.path (run as scripts)
+
 
 def option(argv: list[str], *names: str) -> str | None:
     for name in names:
@@ -64,23 +66,26 @@ def canned(context: str, namespace: str, release: str, image: str, error: str) -
     folder = Path(os.environ["STANDIN_STATE"]) / context / "canned"
     folder.mkdir(parents=True, exist_ok=True)
     pod = f"{release}-7d9f8b6c5-x2x4z"
-    (folder / "events.txt").write_text(
+    write(
+        (folder / "events.txt"),
         "LAST SEEN   TYPE      REASON   OBJECT        MESSAGE\n"
         f'10s         Warning   Failed   pod/{pod}   Failed to pull image "{image}": {error}\n'
-        f"10s         Warning   Failed   pod/{pod}   Error: ErrImagePull\n"
+        f"10s         Warning   Failed   pod/{pod}   Error: ErrImagePull\n",
     )
     waiting = {"state": {"waiting": {"reason": "ImagePullBackOff"}}}
     pods = {"items": [{"metadata": {"name": pod}, "status": {
         "phase": "Pending", "conditions": [{"type": "Ready", "status": "False"}],
         "containerStatuses": [waiting]}}]}  # fmt: skip
-    (folder / "pods.json").write_text(json.dumps(pods))
-    (folder / "describe.txt").write_text(
+    write((folder / "pods.json"), json.dumps(pods))
+    write(
+        (folder / "describe.txt"),
         f"Name:         {pod}\nNamespace:    {namespace}\n"
-        f"    State:          Waiting\n      Reason:       ImagePullBackOff\n"
+        f"    State:          Waiting\n      Reason:       ImagePullBackOff\n",
     )
-    (folder / "logs.txt").write_text(
+    write(
+        (folder / "logs.txt"),
         f'Error from server (BadRequest): container "rhdemo-api" in pod "{pod}" is waiting '
-        "to start: trying and failing to pull image\n"
+        "to start: trying and failing to pull image\n",
     )
 
 
@@ -123,10 +128,11 @@ def healthy(context: str, release: str, images: list[str], revision: int) -> Non
                        "status": {"phase": "Running",
                                   "conditions": [{"type": "Ready", "status": "True"}],
                                   "containerStatuses": statuses}}]}  # fmt: skip
-    (folder / "pods.json").write_text(json.dumps(pods))
-    (folder / "events.txt").write_text(
+    write((folder / "pods.json"), json.dumps(pods))
+    write(
+        (folder / "events.txt"),
         "LAST SEEN   TYPE     REASON    OBJECT       MESSAGE\n"
-        f"5s          Normal   Started   pod/{pod}   Started container rhdemo-api\n"
+        f"5s          Normal   Started   pod/{pod}   Started container rhdemo-api\n",
     )
     for stale in ("describe.txt", "logs.txt"):
         (folder / stale).unlink(missing_ok=True)
@@ -227,9 +233,9 @@ def upgrade(argv: list[str]) -> int:
     slow = Path(os.environ["STANDIN_STATE"]) / "helm-slow"
     if slow.exists():
         wait_pending(state, current, previous, argv, float(slow.read_text()))
-    state.write_text(json.dumps(current))
-    revision_file(state, version).write_text(state.read_text())
-    state.with_suffix(".yaml").write_text(rendered.stdout)
+    write(state, json.dumps(current))
+    write(revision_file(state, version), state.read_text())
+    write(state.with_suffix(".yaml"), rendered.stdout)
     if previous.get("manifest") != rendered.stdout:  # an unchanged pod template keeps its pod
         healthy(context, release, images, version)
     print(f'Release "{release}" has been upgraded. Happy Helming!\nREVISION: {version}')
@@ -244,8 +250,8 @@ def wait_pending(state: Path, current: dict, previous: dict, argv: list[str], se
 
     pending = json.loads(json.dumps(current))
     pending["info"]["status"] = "pending-upgrade" if previous["version"] else "pending-install"
-    state.write_text(json.dumps(pending))
-    revision_file(state, pending["version"]).write_text(state.read_text())
+    write(state, json.dumps(pending))
+    write(revision_file(state, pending["version"]), state.read_text())
     version = os.environ.get("STANDIN_HELM_VERSION", "v4.1.4").lstrip("v").split(".")
     handles_signals = (int(version[0]), int(version[1])) >= (3, 7)
 
@@ -253,8 +259,8 @@ def wait_pending(state: Path, current: dict, previous: dict, argv: list[str], se
         if not handles_signals:  # helm before 3.7: the process dies, the release stays pending
             os._exit(128 + signum)
         pending["info"].update(status="failed", description='Upgrade "x" failed: context canceled')
-        state.write_text(json.dumps(pending))
-        revision_file(state, pending["version"]).write_text(state.read_text())
+        write(state, json.dumps(pending))
+        write(revision_file(state, pending["version"]), state.read_text())
         rolled = ""
         if previous["version"] and ({"--atomic", "--rollback-on-failure"} & set(argv)):
             rollback(["rollback", pending["name"], str(previous["version"]),
@@ -313,8 +319,8 @@ def rollback(argv: list[str]) -> int:
     release["version"] = current["version"] + 1
     release["info"] = {**release["info"], "status": "deployed",
                        "description": f"Rollback to {argv[2]}"}  # fmt: skip
-    state.write_text(json.dumps(release))
-    revision_file(state, release["version"]).write_text(state.read_text())
+    write(state, json.dumps(release))
+    write(revision_file(state, release["version"]), state.read_text())
     print("Rollback was a success! Happy Helming!")
     return 0
 

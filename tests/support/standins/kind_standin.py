@@ -58,11 +58,13 @@ def contexts(change: str = "", context: str = "") -> None:
     """Add (or remove) a context in the stand-in kubeconfig."""
     from pathlib import Path
 
+    from standin_files import write  # the stand-ins' folder is on sys.path (run as scripts)
+
     path = Path(os.environ.get("STANDIN_STATE", tempfile.gettempdir()), "kubeconfig.json")
     known = set(json.loads(path.read_text())) if path.exists() else set()
     known = known | {context} if change == "add" else known - {context}
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(sorted(known)))
+    write(path, json.dumps(sorted(known)))
 
 
 def export_kubeconfig(argv: list[str]) -> int:

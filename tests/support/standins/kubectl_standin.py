@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from standin_files import write  # the stand-ins' folder is on sys.path (run as scripts)
+
 
 def option(argv: list[str], *names: str) -> str | None:
     for name in names:
@@ -97,7 +99,7 @@ def main(argv: list[str]) -> int:
             target = store / namespace / f"{kind}-{name}.yaml"
             verb = "configured" if target.exists() else "created"
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(json.dumps(item) if len(items) > 1 or source == "-" else text)
+            write(target, json.dumps(item) if len(items) > 1 or source == "-" else text)
             print(f"{kind}/{name} {verb}")
         return 0
     canned = store / "canned"
