@@ -32,10 +32,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """After every worker ended: remove the run's shared images (none when no integration
-    test built one; the engine may be absent then)."""
+    """After every worker ended: remove the run's engine lock files and shared images (none
+    when no integration test built one; the engine may be absent then)."""
     if hasattr(session.config, "workerinput") or SHARED_ENV not in os.environ:
         return
+    from tests.support import engine_lock
+
+    for path in engine_lock.paths(os.environ[SHARED_ENV]):
+        path.unlink(missing_ok=True)
     try:
         import docker as docker_sdk
 
