@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-SHARED_ENV = "TESTS_SHARED_RUN_ID"  # tests/support/stack.py reads it
+from tests.support import SHARED_ENV
 
 pytest_plugins = ["pytester"]  # tests/unit/test_ci_rules.py runs these rules in a pytest of its own
 

@@ -71,7 +71,7 @@ def stack(tmp_path, registry_image):
 def registry3_image(engine) -> str:
     """registry:3 if here (never pulled), else a STAND-IN with its file layout (the config at
     /etc/distribution/config.yml, the entrypoint reading it); the same distribution code."""
-    if images.present("registry:3"):
+    if images.image_exists("registry:3"):
         return "registry:3"
     image = f"stagingkub-test/registry3-layout:{RUN_ID}"
     if not images.image_exists(image):

@@ -106,15 +106,10 @@ def build_app_image(tag: str, labels: dict[str, str], content: str) -> None:
         _build(tag, labels, context)
 
 
-def present(wanted: str) -> bool:
-    """True when `wanted` is here already. Never pulled: tests talk to loopback and their
-    own networks only, so a machine without the image builds the stand-in."""
-    return image_exists(wanted)
-
-
 def registry_image(wanted: str, fallback_tag: str, labels: dict[str, str]) -> str:
-    """`wanted` if present, else a local build tagged fallback_tag."""
-    if present(wanted):
+    """`wanted` if present (never pulled: tests talk to loopback and their own networks
+    only), else a local build tagged fallback_tag."""
+    if image_exists(wanted):
         return wanted
     if not image_exists(fallback_tag):
         build_registry_image(fallback_tag, labels)
@@ -190,8 +185,8 @@ def build_busybox_image(tag: str, labels: dict[str, str]) -> None:
 
 
 def local_or_built(wanted: str, labels: dict[str, str], build) -> str:
-    """`wanted` if present; else build it under that very name (so Dockerfiles
+    """`wanted` if present (never pulled); else build it under that very name (so Dockerfiles
     that say FROM wanted build unchanged), labelled so the run removes it afterwards."""
-    if not present(wanted):
+    if not image_exists(wanted):
         build(wanted, labels)
     return wanted

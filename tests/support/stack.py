@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 
 from stagingkub.settings import ROOT
-from tests.support import images
+from tests.support import SHARED_ENV, images
 
 RUN_ID = uuid.uuid4().hex[:8]  # this process's (each pytest-xdist worker has its own)
 TEST_LABEL = "io.stagingkub.test"
@@ -23,7 +23,6 @@ CASE_LABEL = "io.stagingkub.test.case"  # one test's own objects, removed when i
 LABELS = {TEST_LABEL: RUN_ID}
 # Images that every worker of one pytest run may use under a fixed name (busybox:1.36 when
 # built here): labelled for the whole run, removed when the run ends (tests/conftest.py).
-SHARED_ENV = "TESTS_SHARED_RUN_ID"  # set by tests/conftest.py
 SHARED_LABELS = {TEST_LABEL: os.environ.get(SHARED_ENV) or RUN_ID}
 _counter = itertools.count(1)
 
@@ -50,10 +49,10 @@ def port_range() -> tuple[int, int]:
     binds it. Each pytest-xdist worker (gw0, gw1, ...) has a slice of its own, so two
     workers never pick the same port in the moment before one of them binds it."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    count = max(int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1), 1)
     index = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
-    width = 12000 // max(count, 1)
-    start = 20000 + width * (index % max(count, 1))
+    width = 12000 // count
+    start = 20000 + width * (index % count)
     return start, start + width - 1
 
 
