@@ -32,8 +32,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """After every worker ended: remove the run's engine lock files and shared images (none
-    when no integration test built one; the engine may be absent then)."""
+    """After every worker ended: remove the run's engine lock files, and the images of every
+    worker and the shared ones (none when no integration test ran; no engine then either).
+    Not before: a worker's build may use another's image steps as its cache."""
     if hasattr(session.config, "workerinput") or SHARED_ENV not in os.environ:
         return
     from tests.support import engine_lock
@@ -47,9 +48,14 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         client.ping()
     except Exception:  # no engine, no shared images
         return
-    from tests.support.stack import cleanup_run
+    from tests.support.stack import cleanup_run, runs_file
 
-    cleanup_run(client, os.environ[SHARED_ENV])
+    shared = os.environ[SHARED_ENV]
+    noted = runs_file(shared)
+    runs = noted.read_text().split() if noted.exists() else []
+    for run in [*runs, shared]:
+        cleanup_run(client, run)
+    noted.unlink(missing_ok=True)
     client.close()
 
 

@@ -22,6 +22,7 @@ from tests.support.stack import (
     add_app,
     cleanup_run,
     install_standins,
+    runs_file,
 )
 
 
@@ -46,8 +47,10 @@ def engine():
         client.ping()
     except docker_sdk.errors.DockerException as error:
         pytest.skip(f"no Docker engine reachable ({error}); start dockerd")
+    with runs_file(SHARED_LABELS[TEST_LABEL]).open("a") as runs:
+        runs.write(RUN_ID + "\n")  # its images go when the whole run ends (tests/conftest.py)
     yield client
-    cleanup_run(client)
+    cleanup_run(client, images=False)
     client.close()
 
 

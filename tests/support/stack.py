@@ -281,8 +281,17 @@ def add_app(stack: Stack) -> Stack:
     return stack
 
 
-def cleanup_run(client, run_id: str = RUN_ID) -> None:
+def runs_file(shared: str) -> Path:
+    """Where the workers of one pytest run note their RUN_IDs, for the images' removal."""
+    import tempfile
+
+    return Path(tempfile.gettempdir()) / f"stagingkub-tests-{shared}.runs"
+
+
+def cleanup_run(client, run_id: str = RUN_ID, images: bool = True) -> None:
     """Remove exactly what this run created, found by its label (client: a docker SDK client).
+    images=False keeps its images: a worker of a pytest-xdist run leaves them to the end of
+    the whole run, since another worker's build may use one of their steps as its cache.
 
     Images go by ID, untagged ones too: a tag rebuilt or pushed again leaves the older
     image dangling (`<none>`) with the run's label, and removing by tag would keep it."""
@@ -293,7 +302,8 @@ def cleanup_run(client, run_id: str = RUN_ID) -> None:
         volume.remove(force=True)
     for network in client.networks.list(filters={"label": label}):
         network.remove()
-    _remove_images(client, client.images.list(all=True, filters={"label": label}))
+    if images:
+        _remove_images(client, client.images.list(all=True, filters={"label": label}))
 
 
 def _remove_images(client, found) -> None:
