@@ -16,13 +16,13 @@ from tests.support import engine_lock, images
 from tests.support.stack import (
     LABELS,
     RUN_ID,
-    SHARED_LABELS,
     TEST_LABEL,
     Stack,
     add_app,
     cleanup_run,
     install_standins,
     runs_file,
+    shared_run,
 )
 
 
@@ -30,7 +30,7 @@ from tests.support.stack import (
 def engine_turn(request):
     """The engine is shared by the run's workers; a test marked `engine_alone` (it
     restarts dockerd) waits for the running tests to end and holds it alone."""
-    run = SHARED_LABELS[TEST_LABEL]
+    run = shared_run()
     alone = request.node.get_closest_marker("engine_alone")
     hold = engine_lock.alone if alone else engine_lock.shared
     with hold(run):
@@ -47,7 +47,7 @@ def engine():
         client.ping()
     except docker_sdk.errors.DockerException as error:
         pytest.skip(f"no Docker engine reachable ({error}); start dockerd")
-    with runs_file(SHARED_LABELS[TEST_LABEL]).open("a") as runs:
+    with runs_file(shared_run()).open("a") as runs:
         runs.write(RUN_ID + "\n")  # its images go when the whole run ends (tests/conftest.py)
     yield client
     cleanup_run(client, images=False)
@@ -119,7 +119,9 @@ def app_stack(kind_stack) -> Stack:
 def busybox_image(engine) -> str:
     """busybox:1.36 for the demo app's FROM line: the public one, else a local STAND-IN."""
     try:
-        return images.local_or_built("busybox:1.36", SHARED_LABELS, images.build_busybox_image)
+        return images.local_or_built(
+            "busybox:1.36", {TEST_LABEL: shared_run()}, images.build_busybox_image
+        )
     except FileNotFoundError as error:
         pytest.skip(str(error))
 

@@ -21,9 +21,6 @@ RUN_ID = uuid.uuid4().hex[:8]  # this process's (each pytest-xdist worker has it
 TEST_LABEL = "io.stagingkub.test"
 CASE_LABEL = "io.stagingkub.test.case"  # one test's own objects, removed when it ends
 LABELS = {TEST_LABEL: RUN_ID}
-# Images that every worker of one pytest run may use under a fixed name (busybox:1.36 when
-# built here): labelled for the whole run, removed when the run ends (tests/conftest.py).
-SHARED_LABELS = {TEST_LABEL: os.environ.get(SHARED_ENV) or RUN_ID}
 _counter = itertools.count(1)
 
 
@@ -279,6 +276,14 @@ def add_app(stack: Stack) -> Stack:
     stack.base["deploy"] = {"timeout": "2m"}
     stack.write_profile()
     return stack
+
+
+def shared_run() -> str:
+    """The id of the whole pytest run, shared by its pytest-xdist workers (set by
+    tests/conftest.py; read when asked, since a conftest may import this module first).
+    Images every worker may use under a fixed name (busybox:1.36 when built here) carry it
+    and go when the run ends."""
+    return os.environ.get(SHARED_ENV) or RUN_ID
 
 
 def runs_file(shared: str) -> Path:
