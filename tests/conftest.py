@@ -12,6 +12,8 @@ import pytest
 
 from tests.support import SHARED_ENV
 
+OWNER = pytest.StashKey[str]()  # on the config of the run that set SHARED_ENV
+
 pytest_plugins = ["pytester"]  # tests/unit/test_ci_rules.py runs these rules in a pytest of its own
 
 
@@ -27,15 +29,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     """The run's id shared by its pytest-xdist workers (they inherit the environment):
     images built under a fixed name for all of them carry it, and go when the run ends."""
-    if not hasattr(config, "workerinput"):
-        os.environ[SHARED_ENV] = uuid.uuid4().hex[:8]
+    # The outermost run only: a pytest that tests/unit runs inside this one (pytester)
+    # must neither change the id nor clean up this run's images.
+    if not hasattr(config, "workerinput") and SHARED_ENV not in os.environ:
+        os.environ[SHARED_ENV] = config.stash[OWNER] = uuid.uuid4().hex[:8]
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """After every worker ended: remove the run's engine lock files, and the images of every
     worker and the shared ones (none when no integration test ran; no engine then either).
     Not before: a worker's build may use another's image steps as its cache."""
-    if hasattr(session.config, "workerinput") or SHARED_ENV not in os.environ:
+    if OWNER not in session.config.stash:
         return
     from tests.support import engine_lock
 
