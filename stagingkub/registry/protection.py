@@ -81,27 +81,44 @@ def _history(settings) -> list[dict] | None:
 
 
 def rollback_targets(history: list[dict], keep_rollback: int) -> list[tuple[int, str]]:
-    """(revision, why) for the release's current revision and the keep_rollback before it."""
+    """(revision, why) for the release's current revision, every newer one (a pending or
+    failed upgrade: the cluster may run its pods) and the keep_rollback before it."""
     numbers = sorted(int(row["revision"]) for row in history)
     if not numbers:
         return []
-    deployed = [int(r["revision"]) for r in history if r.get("status") == "deployed"]
+    statuses = {int(row["revision"]): str(row.get("status", "")) for row in history}
+    deployed = [n for n, status in statuses.items() if status == "deployed"]
     current = max(deployed) if deployed else numbers[-1]
+    newer = [(n, f"revision {n} is {statuses[n]}: the cluster may run it")
+             for n in numbers if n > current]  # fmt: skip
     earlier = [n for n in numbers if n < current][::-1][:keep_rollback]
-    return [(current, f"deployed: the release runs revision {current}")] + [
+    return [(current, f"deployed: the release runs revision {current}"), *newer] + [
         (n, f"rollback target of revision {n}") for n in earlier
     ]
+
+
+def image_of(values: dict | None) -> tuple[str, str] | None:
+    """(repository, digest or 'tag:' + tag) of the release's computed values (chart
+    defaults included); None when they name no image."""
+    image = ((values or {}).get("rhdemo") or {}).get("image") or {}
+    repository = str(image.get("repository") or "")
+    key = str(image.get("digest") or "") or ("tag:" + str(image["tag"]) if image.get("tag") else "")
+    return (repository, key) if repository and key else None
 
 
 def _images(settings, push_host: str, history: list[dict]) -> dict[tuple[str, str], str]:
     found: dict[tuple[str, str], str] = {}
     release, prefix = settings.deploy.release, push_host + "/"
     for revision, why in rollback_targets(history, settings.registry.keep_rollback):
-        values = _ask(_helm(settings, "get", "values", release, "--revision", str(revision)))
-        image = ((values or {}).get("rhdemo") or {}).get("image") or {}
-        repository = str(image.get("repository") or "")
-        if not repository.startswith(prefix):
-            continue  # another registry's image
-        key = str(image.get("digest") or "") or "tag:" + str(image.get("tag") or "")
-        found.setdefault((repository[len(prefix) :], key), f"{why} (release {release})")
+        argv = _helm(settings, "get", "values", release, "--all", "--revision", str(revision))
+        image = image_of(_ask(argv))
+        if image is None:
+            raise cannot_know(
+                f"revision {revision} of {release} names no image in its values "
+                "(rhdemo.image.repository and a tag or digest)",
+                f"Check `{shlex.join(argv)}`",
+            )
+        repository, key = image
+        if repository.startswith(prefix):  # else another registry's image
+            found.setdefault((repository[len(prefix) :], key), f"{why} (release {release})")
     return found

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -374,3 +379,58 @@ def test_the_check_after_gc_names_a_tag_whose_layer_is_gone(stack, busybox_image
     checked, broken = gc_ops.broken_tags(RegistrySpec.from_settings(settings.load()))
     assert checked == 2
     assert broken == [f"rhdemo-api:1.0.0: blob sha256:{layer[:12]} answers 404"]
+
+
+def _helm(s, *args: str) -> subprocess.CompletedProcess:
+    argv = ["helm", *args, "--namespace", "rhdemo-staging", "--kube-context", f"kind-{s.cluster}"]
+    return subprocess.run(argv, env=s.env(), capture_output=True, text=True, timeout=120)
+
+
+def test_prune_protects_a_release_deployed_the_guides_way_with_the_charts_repository(
+    app_stack, tmp_path
+):
+    # The guide's `helm upgrade --install --set rhdemo.image.tag=…` names no repository:
+    # the chart's default does (here, a copy of the chart whose default is this registry).
+    s = app_stack
+    app = s.base["image"]["name"]
+    _deploy_versions(s, ["1.0.0"])
+    chart = tmp_path / "rhdemo"
+    shutil.copytree(ROOT / "helm" / "rhdemo", chart)
+    values = chart / "values.yaml"
+    default = "repository: localhost:5000/rhdemo-api"
+    assert default in values.read_text()
+    values.write_text(values.read_text().replace(default, f"repository: localhost:{s.port}/{app}"))
+    s.push("1.1.0", repository=app)
+    upgraded = _helm(s, "upgrade", "--install", "rhdemo", str(chart), "--set",
+                     "rhdemo.image.tag=1.1.0")  # fmt: skip
+    assert upgraded.returncode == 0, upgraded.stderr
+    s.push("1.2.0", repository=app)
+    s.push("1.3.0", repository=app)
+    result = s.invoke("registry.prune", "--keep", "1", "--yes")
+    assert result.returncode == 0, result.stderr
+    assert s.tags(app) == ["1.0.0", "1.1.0", "1.3.0"]  # the release runs 1.1.0 by tag
+    assert re.search(r"1\.1\.0 .* keep: deployed: the release runs revision 2", result.stdout)
+
+
+def test_prune_protects_the_image_of_an_upgrade_still_pending(app_stack):
+    s = app_stack
+    app = s.base["image"]["name"]
+    _deploy_versions(s, ["1.0.0"])
+    (Path(s.extra_env["STANDIN_STATE"]) / "helm-slow").write_text("60\n")
+    (s.app_dir / "pom.xml").write_text("<project><!-- 1.1.0 --></project>\n")
+    upgrading = subprocess.Popen([sys.executable, "-m", "invoke", "deploy", "--version", "1.1.0"],
+                                 cwd=ROOT, env=s.env(), stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 90
+        while _release_state(s)["info"]["status"] != "pending-upgrade":
+            assert time.monotonic() < deadline and upgrading.poll() is None
+            time.sleep(0.1)
+        s.push("1.2.0", repository=app)
+        result = s.invoke("registry.prune", "--keep", "1", "--yes")
+    finally:
+        os.killpg(upgrading.pid, signal.SIGTERM)
+        upgrading.wait(30)
+    assert result.returncode == 0, result.stderr
+    assert s.tags(app) == ["1.0.0", "1.1.0", "1.2.0"]
+    assert re.search(r"1\.1\.0 .* keep: revision 2 is pending-upgrade", result.stdout)

@@ -148,17 +148,32 @@ def merge(base: dict, extra: dict) -> dict:
 
 
 def supplied_values(argv: list[str]) -> dict:
-    """What `helm get values` shows: the -f files, merged in order."""
+    """What `helm get values` shows: the -f files merged in order, then each --set (helm's
+    strvals: a.b=c; digits become numbers, true/false booleans, as helm parses them)."""
     from ruamel.yaml import YAML
 
     merged: dict = {}
     for path in values_files(argv):
         merge(merged, json.loads(json.dumps(YAML(typ="safe").load(Path(path)) or {})))
+    for assignment in (argv[i + 1] for i, arg in enumerate(argv) if arg == "--set"):
+        key, _, text = assignment.partition("=")
+        value = int(text) if text.isdigit() else {"true": True, "false": False}.get(text, text)
+        for name in reversed(key.split(".")):
+            value = {name: value}
+        merge(merged, value)
     return merged
 
 
+def chart_values(chart: str) -> dict:
+    from ruamel.yaml import YAML
+
+    return json.loads(json.dumps(YAML(typ="safe").load(Path(chart, "values.yaml")) or {}))
+
+
 def get_values(argv: list[str]) -> int:
-    """`helm get values REL [--revision N] -o json`: the user-supplied values."""
+    """`helm get values REL [--revision N] [--all] -o json`: the user-supplied values; with
+    --all the computed ones (the chart's values.yaml, stored in the release, coalesced with
+    them, as helm's chartutil.CoalesceValues does)."""
     state = release_file(
         option(argv, "--kube-context") or "default",
         option(argv, "--namespace", "-n") or "default",
@@ -173,7 +188,12 @@ def get_values(argv: list[str]) -> int:
         if not state.exists():
             sys.stderr.write("Error: release: not found\n")
             return 1
-    print(json.dumps(json.loads(state.read_text()).get("config") or {}))
+    stored = json.loads(state.read_text())
+    config = stored.get("config") or {}
+    if "--all" in argv:
+        config = merge(json.loads(json.dumps((stored.get("chart") or {}).get("values") or {})),
+                       config)  # fmt: skip
+    print(json.dumps(config))
     return 0
 
 
@@ -205,6 +225,7 @@ def upgrade(argv: list[str]) -> int:
     args = ["template", release, chart, "--namespace", namespace, "--skip-tests"]
     for values in values_files(argv):
         args += ["-f", values]
+    args += [word for i, arg in enumerate(argv) if arg == "--set" for word in (arg, argv[i + 1])]
     rendered = real(*args)
     if rendered.returncode != 0:
         sys.stderr.write(rendered.stderr)
@@ -281,7 +302,9 @@ def revision_file(state: Path, version: int) -> Path:
 
 
 def history(argv: list[str]) -> int:
-    """`helm history -o json`: every revision, the current one deployed, older superseded."""
+    """`helm history -o json`: every revision; one is superseded once a newer one reached
+    deployed, so while an upgrade is pending (or after it failed) the previous revision
+    stays deployed, as in helm's action/upgrade.go."""
     state = release_file(option(argv, "--kube-context") or "default",
                          option(argv, "--namespace", "-n") or "default", argv[1])  # fmt: skip
     if not state.exists():
@@ -294,11 +317,12 @@ def history(argv: list[str]) -> int:
         revisions[release["version"]] = release
     revisions[current["version"]] = current
     rows = []
+    reached = [n for n, r in revisions.items() if (r.get("info") or {}).get("status") == "deployed"]
     for number in sorted(revisions):
         info = revisions[number].get("info") or {}
         status = info.get("status", "")
-        if number != current["version"] and status == "deployed":
-            status = "superseded"
+        if status == "deployed" and any(later > number for later in reached):
+            status = "superseded"  # helm supersedes a revision once a newer one is deployed
         rows.append({"revision": number, "updated": info.get("last_deployed", ""),
                      "status": status, "chart": "rhdemo-0.1.0", "app_version": "1.0",
                      "description": info.get("description", "")})  # fmt: skip
@@ -351,8 +375,8 @@ def release_json(name, namespace, chart, version, previous, config, manifest) ->
         "info": {"first_deployed": first, "last_deployed": now, "deleted": "",
                  "description": "Upgrade complete" if version > 1 else "Install complete",
                  "status": "deployed", "notes": ""},
-        "chart": {"metadata": metadata, "lock": None, "templates": [], "values": {},
-                  "schema": None, "files": []},
+        "chart": {"metadata": metadata, "lock": None, "templates": [],
+                  "values": chart_values(chart), "schema": None, "files": []},
         "config": config,
         "manifest": manifest,
         "version": version,
