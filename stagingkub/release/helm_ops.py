@@ -14,6 +14,7 @@ from pathlib import Path
 from stagingkub.console import say
 from stagingkub.errors import CommandFailed, StateError
 from stagingkub.external import parse_json, read, read_json
+from stagingkub.release import pods
 from stagingkub.release.helm import (
     PENDING,
     ReleaseSpec,
@@ -216,14 +217,7 @@ def diagnostics(runner: Runner, spec: ReleaseSpec, tail: int = 50) -> None:
 
 
 def failing_pods(kubectl: list[str], release: str) -> list[str]:
-    argv = [*kubectl, "get", "pods", "-l", f"app.kubernetes.io/instance={release}", "-o", "json"]
-    pods = (read_json(argv, READ_TIMEOUT, HELM_CHECK) or {}).get("items") or []
-    return [pod["metadata"]["name"] for pod in pods if not _ready(pod)]
-
-
-def _ready(pod: dict) -> bool:
-    conditions = (pod.get("status") or {}).get("conditions") or []
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+    return pods.not_ready(pods.release_pods(kubectl, release, READ_TIMEOUT))
 
 
 def values_path(settings) -> Path:
