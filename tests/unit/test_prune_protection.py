@@ -43,3 +43,21 @@ NO_IMAGE = [None, {}, {"rhdemo": {"image": {"tag": "1.0.0"}}},
 @pytest.mark.parametrize("values", NO_IMAGE)
 def test_values_that_name_no_image_are_unknown(values):
     assert image_of(values) is None
+
+
+def test_a_revision_whose_values_name_no_image_refuses_the_prune(monkeypatch):
+    from types import SimpleNamespace
+
+    from stagingkub.registry import protection
+
+    settings = SimpleNamespace(
+        deploy=SimpleNamespace(release="rhdemo", namespace="ns"), kube_context="kind-x",
+        registry=SimpleNamespace(keep_rollback=1),
+    )  # fmt: skip
+    asked = []
+    monkeypatch.setattr(protection, "_ask", lambda argv: asked.append(argv) or {"rhdemo": {}})
+    with pytest.raises(protection.Unknown) as refused:
+        protection._images(settings, "localhost:5000", rows("deployed"))
+    assert "revision 1 of rhdemo names no image" in str(refused.value)
+    assert "Nothing was deleted" in str(refused.value) and "--unprotected" in str(refused.value)
+    assert "--all" in asked[0]
