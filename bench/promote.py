@@ -81,7 +81,7 @@ def promote_rows(stack: Stack, size: int, reps: int, row, env: dict) -> list:
     ext = external_registry(stack.tmp / "promote-target", stack.image, HOST)
     try:
         source = big_image(stack, size)
-        env = {**env, "STAGINGKUB_REGISTRY_PASSWORD": PASSWORD}
+        env = {**env, "STAGINGKUB_PROMOTE_PASSWORD": PASSWORD}  # the target's own login
         certs = _readable_dir()  # the CA alone (skopeo reads *.key as client keys)
         (certs / "ca.crt").write_bytes(ext.ca.read_bytes())
         (certs / "ca.crt").chmod(0o644)

@@ -197,6 +197,24 @@ SCHEMA: dict[str, dict[str, Spec]] = {
             optional=True,
         ),
     },
+    "promote": {
+        "username": Spec(
+            str,
+            None,
+            "image.promote: the target registry's user (only from .env or the environment; "
+            "empty: the target profile's registry.username).",
+            secret=True,
+            optional=True,
+        ),
+        "password": Spec(
+            str,
+            None,
+            "image.promote: the target registry's password (only from .env or the "
+            "environment; never the source's STAGINGKUB_REGISTRY_PASSWORD).",
+            secret=True,
+            optional=True,
+        ),
+    },
     "output": {
         "progress_every": Spec(
             float, validate.seconds, "Seconds between 'still waiting' lines off a terminal (10)."

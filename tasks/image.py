@@ -58,9 +58,11 @@ def scan(c, version=None, profile=None):
         "its registry.mode must be external). Required.",
         "to_tag": "The tag in the target registry (default: the same version).",
         "unverified": "Promote even when staging does not run this digest with its pods Ready.",
+        "overwrite": "Replace a target tag that already names another image (refused without "
+        "it: a promoted tag is not pushed over).",
     }
 )
-def promote(c, version=None, to="", to_tag="", unverified=False, profile=None):
+def promote(c, version=None, to="", to_tag="", unverified=False, overwrite=False, profile=None):
     """Copy the image staging runs, byte for byte (same digest), to another profile's registry."""
     from stagingkub import validate
     from stagingkub.errors import InputError
@@ -74,7 +76,8 @@ def promote(c, version=None, to="", to_tag="", unverified=False, profile=None):
         validate.tag(to_tag, "--to-tag")
     settings = load_settings(profile)
     promotion = promote_ops.plan(settings, announce(settings, version), to, to_tag)
-    promote_ops.promote(command_runner(c, settings), settings, promotion, unverified=unverified)
+    promote_ops.promote(command_runner(c, settings), settings, promotion, unverified=unverified,
+                        overwrite=overwrite)  # fmt: skip
 
 
 ns = Collection("image", build, push, scan, promote)

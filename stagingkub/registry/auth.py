@@ -25,6 +25,10 @@ class RegistryUnauthorized(RegistryHTTPError):
     """The registry (or its token service) wants credentials it did not get or refused."""
 
 
+# Where the credentials a RegistryAPI sends come from, as its 401 messages name them.
+REGISTRY_CREDENTIALS = "registry.username and STAGINGKUB_REGISTRY_PASSWORD"
+
+
 def basic_auth(username: str, password: str) -> str:
     token = base64.b64encode(f"{username}:{password}".encode()).decode()
     return f"Basic {token}"
@@ -42,8 +46,9 @@ def bearer_challenge(headers: dict[str, str]) -> dict[str, str] | None:
 
 
 def fetch_token(
-    challenge: dict[str, str], authorization: str, timeout: float, cafile
-) -> tuple[str, float]:
+    challenge: dict[str, str], authorization: str, timeout: float, cafile,
+    credentials: str = REGISTRY_CREDENTIALS,
+) -> tuple[str, float]:  # fmt: skip
     """GET realm?service=...&scope=... (with Basic credentials when given): (the token, its
     lifetime in seconds: `expires_in`, else the 60 s the token specification assumes)."""
 
@@ -55,7 +60,7 @@ def fetch_token(
     path = (parts.path or "/") + (f"?{query}" if query else "")
     status, body = _token_request(realm, path, authorization, timeout, cafile)
     if status != 200:
-        refused = " (check registry.username and STAGINGKUB_REGISTRY_PASSWORD)" * (status == 401)
+        refused = f" (check {credentials})" * (status == 401)
         kind = RegistryUnauthorized if status in (401, 403) else RegistryHTTPError
         raise kind(f"The registry's token service {realm} refused or failed: {status}{refused}.")
     try:
@@ -88,15 +93,15 @@ def _token_request(realm: str, path: str, authorization: str, timeout: float, ca
         connection.close()
 
 
-def unauthorized(url: str, sent: bool) -> str:
+def unauthorized(url: str, sent: bool, credentials: str = REGISTRY_CREDENTIALS) -> str:
     if sent:
         return (
-            f"The registry at {url} refused the credentials (401). Check registry.username "
-            "and STAGINGKUB_REGISTRY_PASSWORD (.env or the environment)."
+            f"The registry at {url} refused the credentials (401). Check {credentials} "
+            "(.env or the environment)."
         )
     return (
-        f"The registry at {url} asks for credentials (401). Set registry.username and "
-        "STAGINGKUB_REGISTRY_PASSWORD (.env or the environment)."
+        f"The registry at {url} asks for credentials (401). Set {credentials} "
+        "(.env or the environment)."
     )
 
 

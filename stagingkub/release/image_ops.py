@@ -22,7 +22,7 @@ from stagingkub.release.image import (
     push_argv,
     tag_argv,
 )
-from stagingkub.release.promote import promoted
+from stagingkub.release.promotion_record import promoted
 from stagingkub.runner import Runner, require_tools
 
 _PUSH_DIGEST = re.compile(r"digest: (sha256:[0-9a-f]{64})")
@@ -135,7 +135,7 @@ def push(runner: Runner, spec: ImageSpec, *, rebuilt: bool = False) -> str:
             "not set: pushing without checking whether it holds this image already."
         )
         remote = None
-    if remote and promoted(spec.files_dir, spec.remote_ref).get("digest") == remote[0]:
+    if remote and promoted(spec).get("digest") == remote[0]:  # the registry's record
         runner.note(f"push skipped: the registry holds {spec.remote_ref} ({remote[0]}), "
                     "promoted from staging: what was tested is deployed, not rebuilt")  # fmt: skip
         return remote[0]
@@ -296,7 +296,9 @@ def scan(runner: Runner, spec: ImageSpec) -> None:
                 "it, or set image.scan: auto to scan only where trivy is present. Nothing "
                 "was pushed."
             )
-        runner.note(f"image scan skipped: trivy is not installed ({TRIVY_HINT})")
+        hint = "" if getattr(runner, "trivy_hint_said", False) else f" ({TRIVY_HINT})"
+        runner.note(f"image scan skipped: trivy is not installed{hint}")  # hint: once per run
+        runner.trivy_hint_said = True
         return
     result = runner.run(scan_argv(spec), warn=True)
     if result.exited != 0 and not runner.dry:

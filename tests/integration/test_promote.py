@@ -40,7 +40,7 @@ def external(tmp_path, registry_image):
 @pytest.fixture
 def promotion(deployed, external):
     """The deployed staging stack, a target profile file for the external registry, and the
-    target's password in the environment (as .env would give it)."""
+    target's password in the environment as its own variable (as .env would give it)."""
     s = deployed
     s.target = s.tmp / "target.yaml"
     s.target.write_text(
@@ -49,7 +49,7 @@ def promotion(deployed, external):
         f"cluster:\n  name: {s.cluster}\n  files_dir: '{s.files_dir}'\n"
         f"image:\n  name: {s.base['image']['name']}\n"
     )
-    s.extra_env["STAGINGKUB_REGISTRY_PASSWORD"] = PASSWORD
+    s.extra_env["STAGINGKUB_PROMOTE_PASSWORD"] = PASSWORD
     s.app = s.base["image"]["name"]
     s.external = external
     return s
@@ -185,12 +185,12 @@ def test_a_cosign_signature_tag_goes_along(promotion):
 
 def test_wrong_credentials_and_an_unknown_profile_change_nothing(promotion):
     s = promotion
-    wrong = promote(s, STAGINGKUB_REGISTRY_PASSWORD="not-the-password")
+    wrong = promote(s, STAGINGKUB_PROMOTE_PASSWORD="not-the-password")
     assert wrong.returncode == 1 and "(401)" in wrong.stderr and "Traceback" not in wrong.stderr
     unknown = s.invoke("image.promote", "--version", VERSION, "--to", "no-such-profile")
     assert unknown.returncode == 1 and "no-such-profile" in unknown.stderr
     local = s.invoke("image.promote", "--version", VERSION, "--to", str(s.profile))
-    assert local.returncode == 1 and "has no external registry" in local.stderr
+    assert local.returncode == 1 and "names the source itself" in local.stderr
     missing = s.invoke("image.promote", "--version", "9.9.9", "--to", str(s.target))
     assert missing.returncode == 1 and "kind-registry has no" in missing.stderr
     assert target_tags(s) == []
@@ -201,11 +201,11 @@ def test_the_dry_line_run_with_real_skopeo_gives_the_same_digest(promotion):
     printed = s.invoke("--dry", "image.promote", "--version", VERSION, "--to", str(s.target))
     assert printed.returncode == 0, printed.stderr
     lines = script_lines(printed.stdout)
-    assert 'STAGINGKUB_PROMOTE_CREDENTIALS=ci:"$STAGINGKUB_REGISTRY_PASSWORD"' in lines
-    assert any(line.startswith("skopeo copy --all --preserve-digests ") for line in lines)
+    copies = [line for line in lines if line.startswith("skopeo copy --all --preserve-digests ")]
+    assert copies and all('--dest-creds ci:"$STAGINGKUB_PROMOTE_PASSWORD"' in c for c in copies)
     assert PASSWORD not in printed.stdout and target_tags(s) == []  # printing copied nothing
     ran = subprocess.run(["bash", "-euo", "pipefail", "-c", printed.stdout], cwd=ROOT,
-                         env={**os.environ, "STAGINGKUB_REGISTRY_PASSWORD": PASSWORD},
+                         env={**os.environ, "STAGINGKUB_PROMOTE_PASSWORD": PASSWORD},
                          capture_output=True, text=True, timeout=300)  # fmt: skip
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert target_digest(s) == source_digest(s)
@@ -249,8 +249,15 @@ def test_the_target_profile_deploys_the_promoted_digest_and_says_staging_tested_
     existing = f"cluster:\n  mode: existing\n  context: kind-{s.cluster}\n  name: {s.cluster}\n"
     s.target.write_text(s.target.read_text().replace(f"cluster:\n  name: {s.cluster}\n", existing))
     for task in (["deploy", "--skip-build"], ["deploy.helm"]):
-        result = s.invoke(*task, "--profile", str(s.target), "--version", VERSION,
-                          STANDIN_HELM_PULL="0")  # fmt: skip
+        result = s.invoke(
+            *task,
+            "--profile",
+            str(s.target),
+            "--version",
+            VERSION,
+            STANDIN_HELM_PULL="0",
+            STAGINGKUB_REGISTRY_PASSWORD=PASSWORD,
+        )  # its own registry's login
         assert result.returncode == 0, result.stderr
         assert "This is the digest staging tested (promoted from " in result.stderr
         assert not any(c.startswith("docker push") for c in echoed(result.stdout))
@@ -280,7 +287,27 @@ def test_to_tag_names_the_target_tag_and_a_bad_one_is_refused(promotion):
     s = promotion
     renamed = promote(s, "--to-tag", "1.0.0-approved")
     assert renamed.returncode == 0, renamed.stderr
-    assert target_tags(s) == ["1.0.0-approved"]
+    assert target_tags(s) == ["1.0.0-approved", "1.0.0-approved.promoted"]  # and its record
     assert target_digest(s, "1.0.0-approved") == source_digest(s)
     bad = promote(s, "--to-tag", "-bad tag")
     assert bad.returncode == 1 and "--to-tag" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_another_machine_never_pushes_over_a_promoted_tag(promotion):
+    """A Jenkins agent whose workspace never promoted (no promotions.json), with a local
+    image of its own under the same tag: the target registry's record stops the push."""
+    from tests.support import images
+    from tests.support.stack import LABELS
+
+    s = promotion
+    assert promote(s).returncode == 0
+    digest = target_digest(s)
+    for record in s.tmp.rglob("promotions.json"):
+        record.unlink()
+    images.build_app_image(f"{s.app}:{VERSION}", LABELS, content=f"rebuilt elsewhere {s.prefix}")
+    pushed = s.invoke("image.push", "--profile", str(s.target), "--version", VERSION,
+                      STAGINGKUB_REGISTRY_PASSWORD=PASSWORD)  # fmt: skip
+    assert pushed.returncode == 0, pushed.stderr
+    assert "promoted from staging" in pushed.stderr
+    assert not any(c.startswith("docker push") for c in echoed(pushed.stdout))
+    assert target_digest(s) == digest

@@ -25,14 +25,16 @@ pytestmark = pytest.mark.integration
 SECRET = f"Zq7-sweep-{RUN_ID}-5c1b"  # made at run time: no file holds it unless we leak it
 HUB_USER = f"hubuser{RUN_ID}"  # the Docker Hub login of the docker.io mirror, also secret
 HUB_SECRET = f"Hb4-sweep-{RUN_ID}-9e0d"
+PROMOTE_SECRET = f"Pr0-sweep-{RUN_ID}-3a7f"  # image.promote's target login
 
 
 def forms(host: str) -> list[str]:
     credentials = base64.b64encode(f"ci:{SECRET}".encode()).decode()
     config = json.dumps({"auths": {host: {"auth": credentials}}}, separators=(",", ":"))
     hub = base64.b64encode(f"{HUB_USER}:{HUB_SECRET}".encode()).decode()
+    target = base64.b64encode(f"ci:{PROMOTE_SECRET}".encode()).decode()
     return [SECRET, credentials, base64.b64encode(config.encode()).decode(), HUB_USER,
-            HUB_SECRET, hub]  # fmt: skip
+            HUB_SECRET, hub, PROMOTE_SECRET, target]  # fmt: skip
 
 
 def record_docker(s: Stack) -> str:
@@ -79,8 +81,8 @@ def runs_of_every_task(s: Stack) -> list[list[str]]:
 
 
 def promote_target(s: Stack) -> Path:
-    """A profile whose external registry (nothing listens there) logs in with the same
-    STAGINGKUB_REGISTRY_PASSWORD: image.promote's error path and its --dry line."""
+    """A profile whose external registry (nothing listens there) logs in with its own
+    STAGINGKUB_PROMOTE_PASSWORD: image.promote's error path and its --dry line."""
     path = s.tmp / "promote-target.yaml"
     path.write_text(f"registry:\n  mode: external\n  host: 127.0.0.2\n  port: {free_port()}\n"
                     f"  username: ci\ncluster:\n  name: {s.cluster}\n  files_dir: "
@@ -118,6 +120,8 @@ def test_a_secret_in_the_environment_never_appears_in_any_output_of_any_task(app
         DOCKER_CONFIG=str(s.tmp / "docker-config"),
         STAGINGKUB_CACHE_DOCKERHUB_USERNAME=HUB_USER,
         STAGINGKUB_CACHE_DOCKERHUB_PASSWORD=HUB_SECRET,
+        STAGINGKUB_PROMOTE_USERNAME="ci",
+        STAGINGKUB_PROMOTE_PASSWORD=PROMOTE_SECRET,
     )
     add_hub_mirror(s)
     s.write_profile(tls=True, auth=True, username="ci", docker_certs_dir=str(s.tmp / "certs"))
@@ -142,6 +146,9 @@ def test_a_secret_in_the_environment_never_appears_in_any_output_of_any_task(app
     for place, text in where.items():
         assert not [leak for leak in leaks if leak in text], place
     tracked = subprocess.run(["git", "grep", "-F", "-l", SECRET], cwd=ROOT,
+                             capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert tracked.stdout == ""
+    tracked = subprocess.run(["git", "grep", "-F", "-l", PROMOTE_SECRET], cwd=ROOT,
                              capture_output=True, text=True, timeout=60)  # fmt: skip
     assert tracked.stdout == ""
     changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
