@@ -43,7 +43,7 @@ CASES = [(name, value) for name, values in FIELDS.items() for value in values]
 
 
 def refused(result, log) -> None:
-    assert result.returncode != 0
+    assert result.returncode == 1
     assert result.stderr.startswith("stagingkub: "), result.stderr
     assert "Traceback" not in result.stderr
     assert "\n\n" not in result.stderr.strip()  # one paragraph
