@@ -26,12 +26,13 @@ def dev(c, version=None, poll=False, logs=None, profile=None):
     from stagingkub.release.image import ImageSpec
     from stagingkub.release.version import announce
 
+    follow = _logs_wanted(logs, sys.stderr.isatty())  # a bad --logs: before a word or a read
     settings = load_settings(profile)
     runner = command_runner(c, settings)
     if runner.dry:  # before anything is said or read
         raise InputError(DRY_REFUSAL)
     image = ImageSpec.from_settings(settings, announce(settings, version))
-    Loop(runner, settings, image, poll=poll, logs=_logs_wanted(logs, sys.stderr.isatty())).run()
+    Loop(runner, settings, image, poll=poll, logs=follow).run()
 
 
 def _logs_wanted(flag, terminal: bool) -> bool:

@@ -4,49 +4,35 @@ fed with watchfiles' change sets and the time they arrived (tested without timer
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# Folders whose files never start a cycle: build output, VCS and package folders, this
-# tool's own files, Python's and Gradle's caches (the default app_dir is the repository
-# root, beside .venv). What git ignores is left out later, by the input record itself.
-NEVER_DIRS = frozenset({
-    "target", "build", ".git", "node_modules", ".stagingkub",
-    ".venv", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".tox", ".gradle",
-})  # fmt: skip
-# Editors' swap, backup and safe-write files (vim's 4913 and .swp, emacs' .#lock and
-# backup~, JetBrains' ___jb_tmp___), the probe dev writes at start, macOS' .DS_Store.
-PROBE_PREFIX = ".stagingkub-dev-probe-"
-_EPHEMERAL = re.compile(
-    r"(\.sw[a-p]|\.swx|~|___jb_(tmp|old|bak)___)$|^(\.#|#.*#$)|^4913$|^\.DS_Store$"
-    rf"|^{re.escape(PROBE_PREFIX)}"
-)
+from stagingkub.release.image import ImageSpec
+from stagingkub.release.image_inputs import LeftOut, absolute, source_roots
+
+PROBE_PREFIX = ".stagingkub-dev-probe-"  # the file dev writes at start: never a trigger
 
 
 @dataclass(frozen=True)
 class Rules:
-    """Which changed paths may start a cycle: those under a watched root, outside the
-    folders above and this tool's files_dir, and not an editor's temporary file."""
+    """Which changed paths may start a cycle: those under a watched root that the input
+    record does not leave out (image_inputs.LeftOut: the same rule), and not dev's probe."""
 
     roots: tuple[Path, ...]
-    files_dir: Path
+    left_out: LeftOut
 
     @classmethod
-    def of(cls, roots: list[Path], files_dir: Path) -> Rules:
-        absolute = tuple(Path(os.path.abspath(root)) for root in roots)
-        return cls(absolute, Path(os.path.abspath(files_dir)))
+    def of(cls, spec: ImageSpec, files_dir: Path | None = None) -> Rules:
+        roots = tuple(absolute(root) for root in source_roots(spec))
+        return cls(roots, LeftOut.of(spec, files_dir))
 
     def may_trigger(self, path: str) -> bool:
-        absolute = Path(os.path.abspath(path))
-        if absolute == self.files_dir or self.files_dir in absolute.parents:
-            return False
-        if _EPHEMERAL.search(absolute.name):
+        found = absolute(Path(path))
+        if found.name.startswith(PROBE_PREFIX):
             return False
         for root in self.roots:
-            if absolute == root or root in absolute.parents:
-                inside = absolute.relative_to(root).parts  # a folder's own event too
-                return not any(part in NEVER_DIRS for part in inside)
+            if found == root or root in found.parents:  # a folder's own event too
+                return not self.left_out.excludes(found, root)
         return False
 
 
@@ -74,14 +60,6 @@ class Batch:
         self.events += len(changes)
         self.arrivals.update((path, at) for _, path in changes)
 
-    def drop(self, paths: set[str]) -> None:
-        for path in paths:
-            self.arrivals.pop(path, None)
-
-    def arrived_within(self, start: float, end: float) -> bool:
-        """Every path's latest event came between start and end (during the last build)."""
-        return bool(self.arrivals) and all(start <= at <= end for at in self.arrivals.values())
-
     def wait(self, now: float) -> float | None:
         """Seconds until the batch is complete (0: now); None while it is empty."""
         if self.first is None or self.last is None:
@@ -106,25 +84,48 @@ def summary(names: list[str], shown: int = 5) -> str:
     return ", ".join(names[:shown]) + (f" and {more} more" if more > 0 else "")
 
 
+BUILD, UNCHANGED, ECHO = "build", "unchanged", "echo"
+
+
 @dataclass
-class BuildWrites:
-    """Files a build writes into its own inputs (a code generator, a stamp file): a batch of
-    only files that changed while the last build ran is a suspect; when the same files come
-    back so after the next build too, they stop triggering (at most one extra build)."""
+class Trigger:
+    """Whether a complete batch starts a cycle: the loop's decision, pure (the real loop and
+    the model test in tests/unit/test_dev_trigger.py both drive this object).
 
-    window: tuple[float, float] | None = None  # when the last build ran
-    suspects: set[str] = field(default_factory=set)
-    outputs: set[str] = field(default_factory=set)  # found: never a trigger again
+    The input digest decides: equal to the last cycle's, nothing runs (a touch, a build that
+    writes the same bytes again). Otherwise the batch builds, except the echo of an echo: a
+    batch made only of files that changed while the last build ran, when that build's own
+    batch was made only of the same files changing while the build before it ran. So a
+    build that writes new bytes into its inputs (a stamp) costs one extra cycle, never a
+    storm, and nothing is silenced for good: the files are named, no state changes, and the
+    next change made while no build runs builds them (window: when the last build ran,
+    stretched by how late the watcher may report)."""
 
-    def found_in(self, batch: Batch) -> set[str]:
-        """Drop the known outputs from batch; return the paths newly found to be outputs."""
-        batch.drop(self.outputs)
-        if self.window is None or not batch.arrived_within(*self.window):
-            self.suspects = set()
-            return set()
-        repeated = batch.paths & self.suspects
-        self.suspects = batch.paths
-        if repeated:
-            self.outputs |= repeated
-            batch.drop(repeated)
-        return repeated
+    digest: str | None = None  # the inputs of the last cycle (built, or failed)
+    window: tuple[float, float] | None = None  # when its build ran
+    echoing: frozenset[str] = frozenset()  # its batch, when made only of changes in a window
+
+    def decide(self, arrivals: dict[str, float], digest: str) -> str:
+        """BUILD, UNCHANGED or ECHO for a complete batch (path -> its latest event's time)."""
+        if digest == self.digest:
+            return UNCHANGED
+        if self.within(arrivals) and set(arrivals) <= self.echoing:
+            return ECHO
+        return BUILD
+
+    def ran(self, arrivals: dict[str, float], digest: str, window) -> None:
+        """A cycle ran on these inputs (built or failed); window: when its build ran."""
+        self.echoing = frozenset(arrivals) if self.within(arrivals) else frozenset()
+        self.digest, self.window = digest, window
+
+    def within(self, arrivals: dict[str, float]) -> bool:
+        """Every path's latest event came while the last build ran."""
+        if self.window is None or not arrivals:
+            return False
+        start, end = self.window
+        return all(start <= at <= end for at in arrivals.values())
+
+    def settled(self, now: float) -> float:
+        """Seconds until the last build's late events are in: a batch waits for them, so
+        what that build wrote is one batch."""
+        return 0.0 if self.window is None else max(0.0, self.window[1] - now)

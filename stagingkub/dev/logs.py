@@ -10,26 +10,18 @@ import threading
 import time
 
 from stagingkub.errors import StagingkubError
-from stagingkub.external import read_json
+from stagingkub.release.pods import newest_ready, release_pods
 
 READ_TIMEOUT = 20
 
 
 def newest_ready_pod(kubectl: list[str], release: str) -> str | None:
     """The release's newest pod whose Ready condition is True (the one a rollout left)."""
-    argv = [*kubectl, "get", "pods", "-l", f"app.kubernetes.io/instance={release}", "-o", "json"]
     try:
-        pods = (read_json(argv, READ_TIMEOUT, "") or {}).get("items") or []
+        pod = newest_ready(release_pods(kubectl, release, READ_TIMEOUT))
     except StagingkubError:  # a log stream is a convenience: never why a loop stops
         return None
-    ready = [pod for pod in pods if _ready(pod)]
-    ready.sort(key=lambda pod: pod["metadata"].get("creationTimestamp") or "")
-    return ready[-1]["metadata"]["name"] if ready else None
-
-
-def _ready(pod: dict) -> bool:
-    conditions = (pod.get("status") or {}).get("conditions") or []
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+    return pod.name if pod is not None else None
 
 
 class LogStream:

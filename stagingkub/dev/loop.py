@@ -1,6 +1,7 @@
 """invoke dev: deploy, then after each batch of changes to the app's inputs run build, push
 and helm with the daily loop's skips. The input digest, not a file event, decides: a save
-that changed nothing is one line. Cycles never overlap; a failure ends a cycle, not dev."""
+that changed nothing is one line (batch.Trigger). Cycles never overlap; a failure (the
+inputs unreadable, the engine gone, a build, push or helm) ends a cycle, not dev."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 from stagingkub import pipeline
 from stagingkub.console import say
 from stagingkub.dev import watch
-from stagingkub.dev.batch import Batch, BuildWrites, Rules, relative, summary
+from stagingkub.dev.batch import BUILD, ECHO, UNCHANGED, Batch, Rules, Trigger, relative, summary
 from stagingkub.dev.logs import LogStream
 from stagingkub.errors import StagingkubError, StateError
 from stagingkub.parse import seconds_of
@@ -22,6 +23,7 @@ from stagingkub.release.helm import PENDING, pinned_reference
 from stagingkub.release.image import ImageSpec
 from stagingkub.runner import Interrupted, Runner, reap_descendants
 
+LATE_EVENTS = 0.5  # seconds after a build ends that its own writes may still be reported
 DRY_REFUSAL = (
     "`invoke --dry dev` has nothing to print: dev is a loop that waits for file changes, not "
     "a script. `invoke --dry deploy` prints the commands of one deploy, for a Jenkins `sh` "
@@ -35,41 +37,74 @@ class Loop:
     def __init__(self, runner: Runner, settings, image: ImageSpec, *, poll: bool, logs: bool):
         self.runner, self.settings, self.image = runner, settings, image
         self.poll, self.engine = poll, None
-        self.rules = Rules.of(image_inputs.source_roots(image), image.files_dir)
+        self.rules = Rules.of(image)
         self.debounce = seconds_of(settings.dev.debounce)
         self.max_wait = seconds_of(settings.dev.max_wait)
         self.baseline: image_inputs.BuildInputs | None = None
         self.running = ""  # the pinned reference the release runs, once known
-        self.cycles, self.in_cycle = 0, False
-        self.build_writes = BuildWrites()
+        self.cycles, self.in_cycle, self.late = 0, False, LATE_EVENTS
+        self.trigger = Trigger()
         kubectl = ["kubectl", "--context", settings.kube_context, "-n", settings.deploy.namespace]
         self.logs = LogStream(kubectl, settings.deploy.release) if logs else None
 
     def run(self) -> None:
         """Until Ctrl-C or SIGTERM: exit code 130, nothing left running."""
-        previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
-        watcher = None
+        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        watcher, stopping = None, False
         try:
             watcher, chosen = watch.start(
                 self.rules,
                 poll=self.poll,
                 poll_interval=seconds_of(self.settings.dev.poll_interval),
             )
+            self.late = LATE_EVENTS + (watcher.poll_interval if watcher.polling else 0)
             inputs = self._read_inputs()
             self._announce(watcher, chosen, inputs)
             steps, self.engine = pipeline.prepare(self.runner, self.settings, self.image)
             self.cycle(Batch(self.debounce, self.max_wait), inputs, steps)
             while True:
-                self.cycle(self.next_batch(watcher), self._read_inputs())
+                self.next_cycle(self.next_batch(watcher))
         except (KeyboardInterrupt, Interrupted) as stop:
+            stopping = self._hold_signals()  # held until the process exits with its message
             raise self._stopped(stop) from None
         finally:
-            signal.signal(signal.SIGTERM, previous)
-            if watcher is not None:
-                watcher.stop()
-            if self.logs is not None:
-                self.logs.pause()
-            reap_descendants()
+            self._hold_signals()  # from here a Ctrl-C is noted, never a traceback
+            self._close(watcher)
+            for sig, handler in previous.items():  # stopping: ignored while Python exits
+                signal.signal(sig, signal.SIG_IGN if stopping else handler)
+
+    @staticmethod
+    def _hold_signals() -> bool:
+        """While dev stops, another Ctrl-C or SIGTERM changes nothing: the stop is bounded
+        already (each process gets 5 s; a helm it runs still gets the signal), and it ends
+        with its own message, never a traceback."""
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, _already_stopping)
+        return True
+
+    def _close(self, watcher) -> None:
+        if watcher is not None:
+            watcher.stop()
+        if self.logs is not None:
+            self.logs.pause()
+        reap_descendants()
+
+    def next_cycle(self, batch: Batch) -> None:
+        """The batch's inputs read, then a cycle. A failure to read them (the engine
+        restarting, a file unreadable) ends this cycle, never dev; a file gone mid-read is
+        simply no input."""
+        try:
+            inputs = self._read_inputs()
+        except (StagingkubError, OSError) as error:
+            if isinstance(error, Interrupted):
+                raise
+            say(
+                f"dev: a cycle failed before its build: the inputs could not be read: {error}\n"
+                "Nothing ran; waiting for the next change (save a file to retry)."
+            )
+            return
+        self.cycle(batch, inputs)
 
     def _read_inputs(self) -> image_inputs.BuildInputs:
         from stagingkub.docker import state as docker_state
@@ -91,7 +126,10 @@ class Loop:
         batch = Batch(self.debounce, self.max_wait)
         while True:
             drain(watcher.changes, batch)
-            due = batch.wait(time.monotonic())
+            now = time.monotonic()
+            due = batch.wait(now)
+            if due == 0:  # what the last build wrote, reported late, joins this batch
+                due = self.trigger.settled(now)
             if due == 0:
                 return batch
             if watcher.failure is not None:
@@ -105,11 +143,9 @@ class Loop:
                 continue
 
     def cycle(self, batch: Batch, inputs, steps=None) -> None:
-        """Build, push and helm for these inputs, unless they are the ones last built."""
-        if steps is None and self._only_build_output(batch):
+        """Build, push and helm for these inputs, when the trigger says so."""
+        if steps is None and not self._starts(batch, inputs):
             return None
-        if steps is None and self.baseline and inputs.digest == self.baseline.digest:
-            return self._unchanged(batch, inputs)
         why = "the first deploy" if steps else image_inputs.difference(self.baseline, inputs)
         steps = self._begin(batch, why, steps)
         self.in_cycle, delivered = True, time.monotonic()
@@ -117,14 +153,28 @@ class Loop:
             release = pipeline.deliver(
                 steps, self.runner, self.settings, self.image, self.engine, inputs=inputs
             )
-        except StagingkubError as error:
+        except (StagingkubError, OSError) as error:
             if isinstance(error, Interrupted):
                 raise
+            self._ran(batch, inputs, _build_window(steps, delivered, self.late, failed=True))
             return self._failed(steps, error)
         finally:
-            self.in_cycle, self.baseline = False, inputs
-            self.build_writes.window = _build_window(steps, delivered)
+            self.in_cycle = False
+        self._ran(batch, inputs, _build_window(steps, delivered, self.late, failed=False))
         self._succeeded(steps, batch, pinned_reference(release))
+
+    def _starts(self, batch: Batch, inputs) -> bool:
+        """The trigger's decision, and its one line when no cycle starts."""
+        decision = self.trigger.decide(batch.arrivals, inputs.digest)
+        if decision == UNCHANGED:
+            self._unchanged(batch, inputs)
+        elif decision == ECHO:
+            self._echo(batch)
+        return decision == BUILD
+
+    def _ran(self, batch: Batch, inputs, window) -> None:
+        self.baseline = inputs
+        self.trigger.ran(batch.arrivals, inputs.digest, window)
 
     def _begin(self, batch: Batch, why: str, steps):
         """The cycle's header line; the log stream pauses while it runs."""
@@ -135,17 +185,15 @@ class Loop:
             self.logs.pause()
         return steps or pipeline.Steps(self.runner)
 
-    def _only_build_output(self, batch: Batch) -> bool:
-        """True when nothing but files the build itself writes changed."""
-        found = self.build_writes.found_in(batch)
-        if found:
-            names = summary(relative(found, self.rules.roots[0]))
-            say(
-                f"the build writes {names} inside the watched files, so each build would "
-                "start another: they no longer start a cycle. Add them to .gitignore (or "
-                "write them under target/), so the input record leaves them out too."
-            )
-        return not batch.paths
+    def _echo(self, batch: Batch) -> None:
+        names = summary(relative(batch.paths, self.rules.roots[0]))
+        say(
+            f"{names} changed while each of the last two builds ran: taken for files the "
+            "build writes into its own inputs (a code generator, a stamp file), so no cycle "
+            "starts (each would start another). Nothing is ignored for good: the next change "
+            "saved while no build runs builds them too. If the build writes them, add them "
+            "to .gitignore (or write them under target/)."
+        )
 
     def _unchanged(self, batch: Batch, inputs) -> None:
         root = self.rules.roots[0]
@@ -225,6 +273,10 @@ class Loop:
         return f"the interrupted helm upgrade left {spec.release} {status}: it was rolled back"
 
 
+def _already_stopping(signum, frame) -> None:
+    """Ctrl-C again while dev stops: it is stopping already."""
+
+
 def _failing_step(steps) -> str:
     """The step that raised: the one after the last recorded (build, scan, push, helm)."""
     order = ["build", "scan", "push", "helm"]
@@ -232,12 +284,15 @@ def _failing_step(steps) -> str:
     return order[min(order.index(done[-1]) + 1, 3)] if done else "build"
 
 
-def _build_window(steps, delivered: float) -> tuple[float, float] | None:
-    """When this cycle's build ran (events arrive up to a watcher step later), or None."""
-    build = next((s for s in steps.done if s.name == "build" and s.ran), None)
-    if build is None:
+def _build_window(steps, delivered: float, late: float, *, failed: bool):
+    """When this cycle's build ran, stretched by how late its events may arrive (a failed
+    build ran too: it may have written its sources first); None when no build ran."""
+    build = next((s for s in steps.done if s.name == "build"), None)
+    if build is None and failed and _failing_step(steps) == "build":
+        return (delivered, time.monotonic() + late)
+    if build is None or not build.ran:
         return None
-    return (delivered, delivered + build.seconds + 0.5)
+    return (delivered, delivered + build.seconds + late)
 
 
 def _count(count: int, word: str) -> str:

@@ -1,6 +1,7 @@
 """The file watcher: watchfiles (Rust notify) in a thread, its change sets queued with the
-time they arrived. Native events when a probe file's event arrives within PROBE_SECONDS,
-else polling (WSL's /mnt, network mounts, some bind mounts never send events)."""
+time they arrived. Native events when a probe file's event arrives within PROBE_SECONDS in
+every watched folder, else polling for all of them (WSL's /mnt, network mounts, some bind
+mounts never send events)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ class Watcher:
         self.changes: queue.Queue = queue.Queue()
         self.failure: BaseException | None = None
         self._probe_heard = threading.Event()
+        self._probes_heard: set[str] = set()  # the folders whose probe event arrived
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="dev-watcher", daemon=True)
 
@@ -47,6 +49,7 @@ class Watcher:
 
     def _accept(self, change, path: str) -> bool:
         if os.path.basename(path).startswith(PROBE_PREFIX):
+            self._probes_heard.add(os.path.dirname(os.path.abspath(path)))
             self._probe_heard.set()
             return False
         # A folder is no input; a folder added is expanded into its files (_files_of).
@@ -81,29 +84,35 @@ class Watcher:
 
         files = set()
         for change, path in changes:
-            if not os.path.isdir(path):
+            if os.path.islink(path) or not os.path.isdir(path):  # a link is a file: its target
                 files.add((change, path))
             elif change == Change.added:
                 files.update((change, inside) for inside in self._inside(path))
         return files
 
     def _inside(self, folder: str) -> list[str]:
+        """The files in a folder added, links to folders as files: never walked into (`ln -s
+        ~ x` would mean walking a home folder)."""
         found = []
-        for top, folders, names in os.walk(folder):
-            kept = [name for name in folders if self.rules.may_trigger(os.path.join(top, name))]
-            folders[:] = kept
-            found += [os.path.join(top, name) for name in names]
+        for top, folders, names in os.walk(folder):  # followlinks=False
+            links = [name for name in folders if os.path.islink(os.path.join(top, name))]
+            folders[:] = [name for name in folders if name not in links
+                          and self.rules.may_trigger(os.path.join(top, name))]  # fmt: skip
+            found += [os.path.join(top, name) for name in names + links]
         return [path for path in found if self.rules.may_trigger(path)]
 
     def hears_probe(self, directory: Path, seconds: float = PROBE_SECONDS) -> bool | None:
         """Write a probe file in directory until its event arrives (True) or seconds pass
         (False); None when the directory cannot be written. The probe is removed after."""
         probe = directory / f"{PROBE_PREFIX}{os.getpid()}"
+        where = os.path.abspath(directory)
 
         def heard() -> bool:
             with open(probe, "a", encoding="utf-8") as handle:  # again and again: the watcher
                 handle.write(".")  # may have started after the first write
-            return self._probe_heard.wait(0.2)
+            self._probe_heard.wait(0.2)
+            self._probe_heard.clear()
+            return where in self._probes_heard
 
         try:
             poll(heard, seconds=seconds, every=0)
@@ -112,20 +121,39 @@ class Watcher:
         finally:
             with contextlib.suppress(OSError):
                 probe.unlink()
-        return self._probe_heard.is_set()
+        return where in self._probes_heard
 
 
 def start(rules: Rules, *, poll: bool, poll_interval: float) -> tuple[Watcher, str]:
-    """A running watcher: polling when asked (--poll), else native events if the probe's
-    event arrives, else polling. Returns it and a note on how the backend was chosen."""
+    """A running watcher: polling when asked (--poll), else native events if every watched
+    folder's probe event arrives, else polling for all of them. Returns it and a note on how
+    the backend was chosen."""
     if poll:
         return Watcher(rules, polling=True, poll_interval=poll_interval).start(), "--poll"
     native = Watcher(rules, polling=False, poll_interval=poll_interval).start()
-    heard = native.hears_probe(rules.roots[0])
-    if heard is None:
-        return native, "the watched folder cannot be written, so not probed; --poll forces polling"
-    if heard:
+    silent, unwritable = probe_roots(native, rules.roots)
+    if not silent:
+        if unwritable:
+            return native, (f"{_names(unwritable)} cannot be written, so not probed; --poll "
+                            "forces polling")  # fmt: skip
         return native, ""
     native.stop()
     polling = Watcher(rules, polling=True, poll_interval=poll_interval).start()
-    return polling, f"no native file event arrived within {PROBE_SECONDS:g} s"
+    return polling, f"no native file event arrived from {_names(silent)} within {PROBE_SECONDS:g} s"
+
+
+def probe_roots(watcher: Watcher, roots: tuple[Path, ...]) -> tuple[list[Path], list[Path]]:
+    """Each root probed in turn: (those whose event did not arrive, those not writable)."""
+    silent, unwritable = [], []
+    for root in roots:
+        heard = watcher.hears_probe(root)
+        if heard is None:
+            unwritable.append(root)
+        elif not heard:
+            silent.append(root)
+    return silent, unwritable
+
+
+def _names(roots: list[Path]) -> str:
+    return ", ".join(os.path.relpath(root) if not os.path.relpath(root).startswith("..")
+                     else root.as_posix() for root in roots)  # fmt: skip

@@ -2,7 +2,9 @@
 local image was built from the same record.
 
 The inputs: the app's files (those git tracks plus untracked ones it does not ignore;
-outside git every file but target/, build/, .git/ and node_modules/), the strategy and its
+outside git every file), less what LeftOut names (tool folders, editors' temporary files,
+the top-level target/ that ./mvnw writes), plus the build output a Dockerfile copies
+(`COPY target/*.jar app.jar`) even where git ignores it; the strategy and its
 arguments (Maven arguments, or the Dockerfile, context and build args) and the builder
 (Spring Boot's builder image, or the Dockerfile's base images) with its local image ID.
 A record is kept under <files_dir>/builds/, keyed by the ID of the image it built.
@@ -18,11 +20,59 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from stagingkub.errors import StateError
 from stagingkub.release.image import PULL_POLICY, ImageSpec
 
 FORMAT = 1
-SKIPPED_DIRS = frozenset({"target", "build", ".git", "node_modules"})
 SHOWN_NAMES = 5  # changed file names named in the one-line reason
+# Folders that are never inputs, at any depth: version control, dependencies, tool caches
+# (the default app_dir is the repository root, beside .venv) and this tool's own files.
+TOOL_DIRS = frozenset({
+    ".git", "node_modules", ".stagingkub", ".venv", "__pycache__", ".pytest_cache",
+    ".mypy_cache", ".ruff_cache", ".tox", ".nox", ".gradle",
+})  # fmt: skip
+# The output folder our own build writes, at the top of image.app_dir only: ./mvnw's
+# target/. A Dockerfile build writes none there (an IDE's `mvn package` fills the target/
+# it copies), and a `build` or `target` folder deeper in the sources is a source folder.
+OUTPUT_DIRS = {"mvnw": ("target",), "dockerfile": ()}
+# Build output folders a Dockerfile may copy from (COPY target/*.jar): inputs, ignored or not.
+COPIED_OUTPUT_DIRS = ("target", "build")
+# Editors' swap, backup and safe-write files (vim's 4913 and .swp, emacs' .#lock and
+# backup~, JetBrains' ___jb_tmp___), macOS' .DS_Store.
+TEMPORARY_NAME = re.compile(
+    r"(\.sw[a-p]|\.swx|~|___jb_(tmp|old|bak)___)$|^(\.#|#.*#$)|^4913$|^\.DS_Store$"
+)
+
+
+def absolute(path: Path) -> Path:
+    return Path(os.path.abspath(path))
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    """What is never an input, so never starts an `invoke dev` cycle either: the one rule
+    both the input record and dev's trigger use. What git ignores is left out of the record
+    by git itself (and changes no digest, so it starts nothing)."""
+
+    files_dir: Path  # this tool's generated files, wherever cluster.files_dir puts them
+    outputs: tuple[Path, ...] = ()  # the folders our build writes
+
+    @classmethod
+    def of(cls, spec: ImageSpec, files_dir: Path | None = None) -> LeftOut:
+        outputs = tuple(absolute(spec.app_dir / name) for name in OUTPUT_DIRS[spec.strategy])
+        return cls(absolute(files_dir or spec.files_dir), outputs)
+
+    def excludes(self, path: Path, root: Path) -> bool:
+        """True when path (absolute, under root, itself absolute) is no input."""
+        if any(path == folder or folder in path.parents for folder in self.blocked):
+            return True
+        if TEMPORARY_NAME.search(path.name):
+            return True
+        return any(part in TOOL_DIRS for part in path.relative_to(root).parts)
+
+    @property
+    def blocked(self) -> tuple[Path, ...]:
+        return (self.files_dir, *self.outputs)
 
 
 @dataclass(frozen=True)
@@ -48,12 +98,29 @@ class BuildInputs:
 
 
 def collect(spec: ImageSpec, engine, generated_dir: Path) -> BuildInputs:
-    """Read the inputs now; generated_dir (this tool's own files) never counts."""
+    """Read the inputs now; generated_dir (this tool's own files) never counts. A file that
+    vanishes while they are read (a `git checkout`, an editor's temporary file) is no input."""
+    left_out = LeftOut.of(spec, generated_dir)
+    paths = [path for root in source_roots(spec) for path in list_files(root, left_out)]
     files: dict[str, str] = {}
-    for root in source_roots(spec):
-        for path in list_files(root, generated_dir):
-            files[os.path.relpath(path, spec.app_dir)] = file_digest(path)
+    for path in sorted(set(paths + copied_build_output(spec, left_out))):
+        digest = readable_digest(path)
+        if digest is not None:
+            files[os.path.relpath(path, spec.app_dir)] = digest
     return BuildInputs(files, recipe(spec), builder_ids(spec, engine))
+
+
+def readable_digest(path: Path) -> str | None:
+    """file_digest, None for a file gone since it was listed; unreadable: a StateError."""
+    try:
+        return file_digest(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as error:
+        raise StateError(
+            f"Cannot read {path} ({error.strerror or error}), one of the build's inputs. "
+            "Make it readable (`ls -l` shows its owner and mode), or add it to .gitignore."
+        ) from None
 
 
 def builder_ids(spec: ImageSpec, engine) -> dict[str, str]:
@@ -99,14 +166,20 @@ def recipe(spec: ImageSpec) -> dict[str, str]:
     }
 
 
-def list_files(root: Path, generated_dir: Path) -> list[Path]:
+def list_files(root: Path, left_out: LeftOut | Path) -> list[Path]:
     """The files git would see (tracked, or untracked and not ignored); outside a git work
-    tree, every file except the build output, tool folders and this tool's own files."""
+    tree, every file; in both, less what left_out excludes. Given this tool's files_dir
+    alone (the strategy unknown), Maven's and Gradle's top-level output folders are left
+    out too. A symlink is a file (its target is recorded), never followed."""
+    root = absolute(root)
+    if not isinstance(left_out, LeftOut):
+        left_out = LeftOut(absolute(left_out), (root / "target", root / "build"))
     listed = _git_files(root)
     if listed is None:
-        return sorted(_walk(root, Path(os.path.abspath(generated_dir))))
+        return sorted(_walk(root, left_out))
     paths = (root / name for name in listed)
-    return sorted(path for path in paths if path.is_file() or path.is_symlink())
+    return sorted(path for path in paths if (path.is_file() or path.is_symlink())
+                  and not left_out.excludes(path, root))  # fmt: skip
 
 
 def _git_files(root: Path) -> list[str] | None:
@@ -121,15 +194,61 @@ def _git_files(root: Path) -> list[str] | None:
     return sorted({name for name in names if name})
 
 
-def _walk(root: Path, generated_dir: Path):
-    for directory, subdirs, names in os.walk(root):
+def _walk(root: Path, left_out: LeftOut):
+    """Every file under root but what left_out excludes; a link to a folder is a file."""
+    for directory, subdirs, names in os.walk(root):  # never follows links (followlinks=False)
         here = Path(directory)
-        subdirs[:] = [
-            d for d in subdirs
-            if d not in SKIPPED_DIRS and Path(os.path.abspath(here / d)) != generated_dir
-        ]  # fmt: skip
-        for name in names:
-            yield here / name
+        links = [name for name in subdirs if (here / name).is_symlink()]
+        subdirs[:] = [name for name in subdirs if name not in links
+                      and not left_out.excludes(here / name, root)]  # fmt: skip
+        for name in names + links:
+            path = here / name  # a regular file or a link (a FIFO would block the read)
+            if (path.is_symlink() or path.is_file()) and not left_out.excludes(path, root):
+                yield path
+
+
+_COPY = re.compile(r"^\s*(?:COPY|ADD)\s+(.+)$", re.I | re.M)
+
+
+def copied_build_output(spec: ImageSpec, left_out: LeftOut) -> list[Path]:
+    """The files a Dockerfile copies from the context's top-level target/ or build/ (`COPY
+    target/*.jar app.jar`): the image is built from them, so they are inputs even where git
+    ignores them (an IDE's `mvn package` starts a dev cycle). Not for ./mvnw (it writes
+    target/ itself), nor `COPY --from=` (another stage's files)."""
+    if spec.strategy != "dockerfile":
+        return []
+    try:
+        text = spec.dockerfile.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    context, found = absolute(spec.context), []
+    for arguments in _COPY.findall(text):
+        for pattern in _copy_sources(arguments):
+            if pattern.split("/", 1)[0] in COPIED_OUTPUT_DIRS:
+                found += _files_matching(context, pattern, left_out)
+    return found
+
+
+def _copy_sources(arguments: str) -> list[str]:
+    """The sources of one COPY/ADD line (shell or JSON form), [] for a copy from a stage."""
+    try:
+        words = json.loads(arguments) if arguments.lstrip().startswith("[") else arguments.split()
+    except ValueError:
+        return []
+    if any(str(word).startswith("--from") for word in words):
+        return []
+    sources = [str(word) for word in words if not str(word).startswith("--")][:-1]
+    return [source.removeprefix("./") for source in sources]
+
+
+def _files_matching(context: Path, pattern: str, left_out: LeftOut) -> list[Path]:
+    found = []
+    for match in sorted(context.glob(pattern)):
+        if match.is_dir() and not match.is_symlink():
+            found += list(_walk(match, left_out))
+        elif match.is_file() or match.is_symlink():
+            found.append(absolute(match))
+    return [path for path in found if not left_out.excludes(path, context)]
 
 
 def file_digest(path: Path) -> str:

@@ -7,6 +7,7 @@ containerd), as tests/integration/test_daily_loop.py does for `invoke deploy`.
 """
 
 import json
+import os
 import signal
 import time
 from pathlib import Path
@@ -74,7 +75,7 @@ def test_a_saved_change_rolls_out_and_a_touch_or_ignored_file_runs_nothing(dev, 
     index.touch()
     line = process.wait_for(r"^no input changed", since=since_err)
     assert "1 file (www/index.html)" in line
-    for name in ("target/app.jar", ".stagingkub/x.json", "www/.index.html.swp", "www/x~"):
+    for name in ("node_modules/x.js", ".stagingkub/x.json", "www/.index.html.swp", "www/x~"):
         write(s.app_dir / name, "not an input")
     time.sleep(QUIET)
     assert process.err[since_err + 1 :] == []  # the touch's line only: nothing for the rest
@@ -179,18 +180,82 @@ def test_a_build_that_writes_into_its_own_sources_costs_one_extra_build_not_a_st
     write(s.app_dir / "src" / "main" / "java" / "App.java", "class App {}\n")
     write(s.app_dir / "writes-source", "yes\n")  # each build writes src/generated/Stamp.java
     process = dev(s)
-    process.wait_for(r"^the build writes src/generated/Stamp\.java inside the watched files")
+    echo = r"^src/generated/Stamp\.java changed while each of the last two builds ran"
+    process.wait_for(echo)
     time.sleep(QUIET)
     mvnw_runs = [c for c in process.commands() if "./mvnw" in c]
     assert len(mvnw_runs) == 2  # the first deploy, then one extra: never a third
     assert ".gitignore" in process.text()
 
-    since = len(process.out)
+    since, since_err = len(process.out), len(process.err)
     write(s.app_dir / "src" / "main" / "java" / "App.java", "class App { int v = 2; }\n")
-    process.wait_for(r"^running .*\(new\)", since=len(process.err) - 1)
+    process.wait_for(r"^running .*\(new\)", since=since_err)
+    process.wait_for(echo, since=since_err)
     time.sleep(QUIET)
-    assert len([c for c in process.commands(since) if "./mvnw" in c]) == 1  # a real change
+    # The change, then the one extra build its stamp costs: nothing is silenced for good.
+    assert len([c for c in process.commands(since) if "./mvnw" in c]) == 2
     assert process.stop() == 130
+
+
+def test_a_file_saved_during_two_builds_in_a_row_is_still_built_when_saved_again(dev, app_stack):
+    s = app_stack
+    app_java = s.app_dir / "src" / "main" / "java" / "App.java"
+    write(app_java, "class App {}\n")
+    process = dev(s)
+
+    def during_next_build(text: str) -> None:
+        since = len(process.out)
+        deadline = time.monotonic() + 60
+        while not any("./mvnw" in c for c in process.commands(since)):
+            assert time.monotonic() < deadline, process.text()
+            time.sleep(0.05)
+        time.sleep(0.5)  # the build is in its sleep
+        write(app_java, text)
+
+    write(s.app_dir / "slow-build", "4\n")  # each build now takes 4 s
+    during_next_build("class App { int v = 1; }\n")
+    during_next_build("class App { int v = 2; }\n")  # saved while two builds in a row ran
+    skipped = len(process.err)
+    process.wait_for(r"^running ", since=skipped, timeout=60)  # that second build's cycle
+    time.sleep(QUIET)
+    since, since_err = len(process.out), len(process.err)
+    write(app_java, "class App { int v = 3; }\n")  # saved while no build runs: built
+    process.wait_for(r"^running .*\(new\)", since=since_err, timeout=60)
+    assert "changed src/main/java/App.java" in "\n".join(process.err[since_err:])
+    assert len([c for c in process.commands(since) if "./mvnw" in c]) == 1
+    # The save during the second build looked like a build writing its sources: said so.
+    said = "\n".join(process.err[skipped:since_err])
+    assert "src/main/java/App.java changed while each of the last two builds ran" in said
+    assert process.stop() == 130
+
+
+def test_the_demo_apps_target_folder_is_an_input_and_starts_a_cycle(dev, demo_copy):
+    # The Dockerfile strategy: our build writes no target/, so what an IDE writes there
+    # (a `mvn package` for `COPY target/*.jar app.jar`) starts a cycle that names it.
+    s = demo_copy
+    process = dev()
+    since = len(process.err)
+    write(s.app_dir / "target" / "app.jar", "built by the IDE")
+    write(s.app_dir / "src" / "main" / "java" / "com" / "acme" / "build" / "Version.java", "v")
+    header = process.wait_for(r"^-- dev cycle \d+ ", since=since)
+    assert "added src/main/java/com/acme/build/Version.java, target/app.jar" in header
+    process.wait_for(r"^running ", since=since)
+    assert process.stop() == 130
+
+
+def test_ctrl_c_again_while_dev_stops_still_exits_130_with_its_message(dev, demo_copy):
+    process = dev()
+    os.kill(process.process.pid, signal.SIGINT)
+    for _ in range(20):  # Ctrl-C pressed again and again while dev stops
+        time.sleep(0.05)
+        if process.process.poll() is not None:
+            break
+        os.kill(process.process.pid, signal.SIGINT)
+    code = process.stop()
+    assert code == 130, process.text()
+    assert any(line.startswith("stagingkub: dev stopped") for line in process.err), process.text()
+    assert "Traceback" not in process.text()
+    assert group_members(process.group) == []
 
 
 @pytest.mark.parametrize(

@@ -7,11 +7,32 @@ from pathlib import Path
 import pytest
 from watchfiles import Change
 
-from stagingkub.dev.batch import PROBE_PREFIX, Batch, BuildWrites, Rules, summary
+from stagingkub.dev.batch import (
+    BUILD,
+    ECHO,
+    PROBE_PREFIX,
+    UNCHANGED,
+    Batch,
+    Rules,
+    Trigger,
+    summary,
+)
 from stagingkub.dev.loop import drain
+from stagingkub.release.image import ImageSpec
 
 APP = Path("/src/app")
-RULES = Rules.of([APP, Path("/src/shared-context")], APP / ".stagingkub")
+
+
+def image(app: Path = APP, strategy: str = "mvnw", context: Path | None = None,
+          files_dir: Path | None = None) -> ImageSpec:  # fmt: skip
+    return ImageSpec(name="rhdemo-api", version="1", strategy=strategy, app_dir=app,
+                     maven_args=(), dockerfile=app / "Dockerfile", context=context or app,
+                     registry_host="localhost", registry_port=5000,
+                     files_dir=files_dir or app / ".stagingkub")  # fmt: skip
+
+
+RULES = Rules.of(image())
+DOCKERFILE_RULES = Rules.of(image(strategy="dockerfile", context=Path("/src/shared-context")))
 
 
 @pytest.mark.parametrize(
@@ -19,6 +40,8 @@ RULES = Rules.of([APP, Path("/src/shared-context")], APP / ".stagingkub")
     [
         "src/main/java/App.java", "pom.xml", "Dockerfile", "www/index.html",
         "src/main/resources/build.properties", "docs/targets.md",
+        "src/main/java/com/acme/build/Version.java", "src/main/java/com/acme/target/Aim.java",
+        "modules/api/target/api.jar", "build/libs/app.jar",
     ],
 )  # fmt: skip
 def test_app_files_may_trigger(path):
@@ -28,26 +51,33 @@ def test_app_files_may_trigger(path):
 @pytest.mark.parametrize(
     "path",
     [
-        "target/app.jar", "target", "build/libs/app.jar", ".git/index", ".git/HEAD.lock",
+        "target/app.jar", "target", ".git/index", ".git/HEAD.lock",
         "node_modules/left-pad/index.js", "frontend/node_modules/x.js", ".stagingkub/values.yaml",
         "src/App.java.swp", "src/.App.java.swx", "src/App.java~", "src/.#App.java", "src/4913",
         "src/App.java___jb_tmp___", f"{PROBE_PREFIX}1234", ".DS_Store",
         ".venv/lib/python3.11/site-packages/x.py", "tools/__pycache__/x.cpython-311.pyc",
     ],
 )  # fmt: skip
-def test_build_output_tool_folders_and_editor_files_never_trigger(path):
+def test_mvnw_output_tool_folders_and_editor_files_never_trigger(path):
     assert not RULES.may_trigger(str(APP / path))
 
 
+def test_with_a_dockerfile_the_apps_target_folder_triggers_as_it_is_an_input():
+    # `COPY target/*.jar app.jar`: an IDE's `mvn package` must start a cycle.
+    assert DOCKERFILE_RULES.may_trigger(str(APP / "target/app.jar"))
+    assert DOCKERFILE_RULES.may_trigger(str(APP / "build/libs/app.jar"))
+    assert not DOCKERFILE_RULES.may_trigger(str(APP / ".git/index"))
+
+
 def test_paths_outside_the_roots_and_the_files_dir_anywhere_never_trigger():
-    assert not RULES.may_trigger("/elsewhere/App.java")
-    assert RULES.may_trigger("/src/shared-context/lib.txt")  # a Dockerfile context root
-    rules = Rules.of([APP], Path("/work/generated"))
+    assert not DOCKERFILE_RULES.may_trigger("/elsewhere/App.java")
+    assert DOCKERFILE_RULES.may_trigger("/src/shared-context/lib.txt")  # a context root
+    rules = Rules.of(image(), Path("/work/generated"))
     assert not rules.may_trigger("/work/generated/rhdemo/values-rhdemo.yaml")
 
 
 def test_a_root_inside_a_folder_named_build_still_triggers():
-    rules = Rules.of([Path("/home/me/build/app")], Path("/home/me/build/app/.stagingkub"))
+    rules = Rules.of(image(Path("/home/me/build/app")))
     assert rules.may_trigger("/home/me/build/app/src/App.java")
 
 
@@ -105,24 +135,58 @@ def batch_at(*arrivals: tuple[float, str]) -> Batch:
     return batch
 
 
-def test_files_a_build_writes_twice_in_a_row_stop_triggering():
-    writes = BuildWrites(window=(10.0, 20.0))
-    first = batch_at((15.0, "/app/gen/Stamp.java"))
-    assert writes.found_in(first) == set() and first.paths  # a suspect: this cycle runs
-    writes.window = (30.0, 40.0)  # the next build, which wrote it again
-    second = batch_at((35.0, "/app/gen/Stamp.java"))
-    assert writes.found_in(second) == {"/app/gen/Stamp.java"} and not second.paths
-    later = batch_at((50.0, "/app/gen/Stamp.java"), (50.0, "/app/App.java"))
-    assert writes.found_in(later) == set()
-    assert later.paths == {"/app/App.java"}  # a known output never triggers again
+def arrivals(*pairs: tuple[float, str]) -> dict[str, float]:
+    return {path: at for at, path in pairs}
 
 
-def test_a_save_after_the_build_or_a_different_file_is_no_build_output():
-    writes = BuildWrites(window=(10.0, 20.0))
-    assert writes.found_in(batch_at((15.0, "/app/a.txt"))) == set()
-    writes.window = (30.0, 40.0)
-    mixed = batch_at((35.0, "/app/a.txt"), (45.0, "/app/App.java"))  # one saved after
-    assert writes.found_in(mixed) == set() and len(mixed.paths) == 2
-    writes.window = (50.0, 60.0)
-    assert writes.found_in(batch_at((55.0, "/app/b.txt"))) == set()  # another file: suspect
-    assert writes.outputs == set()
+def test_a_build_writing_new_bytes_into_its_inputs_costs_one_extra_cycle():
+    trigger = Trigger()
+    trigger.ran({}, "d0", (10.0, 20.0))  # the first deploy's build wrote Stamp.java
+    stamp = arrivals((15.0, "/app/gen/Stamp.java"))
+    assert trigger.decide(stamp, "d1") == BUILD  # it might be a save: built (the extra one)
+    trigger.ran(stamp, "d1", (30.0, 40.0))  # ... and that build wrote it again
+    again = arrivals((35.0, "/app/gen/Stamp.java"))
+    assert trigger.decide(again, "d2") == ECHO  # the echo of an echo: no third build
+
+
+def test_the_same_bytes_again_start_nothing_and_a_touch_starts_nothing():
+    trigger = Trigger()
+    trigger.ran(arrivals((5.0, "/app/App.java")), "d1", (10.0, 20.0))
+    assert trigger.decide(arrivals((15.0, "/app/gen/Stamp.java")), "d1") == UNCHANGED
+    assert trigger.decide(arrivals((50.0, "/app/App.java")), "d1") == UNCHANGED
+
+
+def test_a_file_saved_during_two_builds_in_a_row_is_never_silenced_for_good():
+    # The bug: saved while two builds ran, it was taken for build output, and from then
+    # on saving it never started a cycle.
+    trigger = Trigger()
+    trigger.ran({}, "d0", (10.0, 20.0))
+    first = arrivals((15.0, "/app/App.java"))
+    assert trigger.decide(first, "d1") == BUILD
+    trigger.ran(first, "d1", (30.0, 40.0))
+    second = arrivals((35.0, "/app/App.java"))
+    assert trigger.decide(second, "d2") == ECHO  # indistinguishable from a stamp, once
+    later = arrivals((60.0, "/app/App.java"))  # saved again while no build runs
+    assert trigger.decide(later, "d3") == BUILD
+    trigger.ran(later, "d3", (70.0, 80.0))
+    during = arrivals((75.0, "/app/App.java"))  # and saved during that build: built too
+    assert trigger.decide(during, "d4") == BUILD
+
+
+def test_a_save_after_the_build_or_another_file_is_built():
+    trigger = Trigger()
+    trigger.ran({}, "d0", (10.0, 20.0))
+    stamp = arrivals((15.0, "/app/gen/Stamp.java"))
+    trigger.ran(stamp, "d1", (30.0, 40.0))
+    mixed = arrivals((35.0, "/app/gen/Stamp.java"), (45.0, "/app/App.java"))  # one after
+    assert trigger.decide(mixed, "d2") == BUILD
+    other = arrivals((35.0, "/app/gen/Stamp.java"), (36.0, "/app/App.java"))  # another file
+    assert trigger.decide(other, "d2") == BUILD
+
+
+def test_a_batch_waits_for_the_last_builds_late_events():
+    trigger = Trigger()
+    assert trigger.settled(5.0) == 0
+    trigger.ran({}, "d0", (10.0, 20.5))
+    assert trigger.settled(20.0) == pytest.approx(0.5)
+    assert trigger.settled(21.0) == 0
