@@ -67,7 +67,15 @@ def defined_tests(path: Path) -> set[tuple[str, ...]]:
                 if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef)
                 and item.name.startswith("test")
             }
+        elif isinstance(node, ast.Assign) and _state_machine_case(node):
+            # TestX = Machine.TestCase: hypothesis' stateful test, run by pytest as runTest
+            found |= {(target.id, "runTest") for target in node.targets
+                      if isinstance(target, ast.Name) and target.id.startswith("Test")}  # fmt: skip
     return found
+
+
+def _state_machine_case(node: ast.Assign) -> bool:
+    return isinstance(node.value, ast.Attribute) and node.value.attr == "TestCase"
 
 
 def problems(text: str, root: Path = ROOT) -> list[str]:
