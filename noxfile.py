@@ -66,6 +66,15 @@ def e2e(session: nox.Session) -> None:
                 env={"STAGINGKUB_E2E": "1"})  # fmt: skip
 
 
+@nox.session(venv_backend="none")
+def kind_node(session: nox.Session) -> None:
+    """Builds offline the real kind CLI and a kind node image (tests/e2e/node/build.sh,
+    outside the repo under /var/cache/stagingkub); a second run reuses everything.
+    Its last two lines are KIND=<path> and NODE_IMAGE=<image>."""
+    session.run("bash", str(ROOT / "tests" / "e2e" / "node" / "build.sh"), *session.posargs,
+                external=True)  # fmt: skip
+
+
 @nox.session
 def bench(session: nox.Session) -> None:
     """The performance harness at full size (writes bench/results.json; ~10 min)."""

@@ -1,0 +1,3 @@
+module stagingkub.test/kindconsts
+
+go 1.22
