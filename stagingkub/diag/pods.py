@@ -52,8 +52,13 @@ def check_k8s(probe: Probe) -> Result:
             f"no pods of the release {release} in {namespace}",
             fix="`invoke deploy --version V`",
         )
+    # a pod being deleted (a rollout's old pod, up to its grace period) is no longer the
+    # release's: listed, never judged
+    leaving = [pod["metadata"]["name"] for pod in items if pod["metadata"].get("deletionTimestamp")]
+    items = [pod for pod in items if not pod["metadata"].get("deletionTimestamp")] or items
     states = {pod["metadata"]["name"]: _pod_state(pod) for pod in items}
     evidence = [f"pod {name}: {state}" for name, state in states.items()]
+    evidence += [f"pod {name}: terminating" for name in leaving if name not in states]
     broken = [name for name, state in states.items() if state != "Ready"]
     if broken:
         known = replace(_known_for_pods(probe, items), waiting=waiting_pull_error(items))
@@ -90,7 +95,9 @@ def _pods_not_ready(spec: ClusterSpec, namespace: str, broken: list[str], states
     summary = f"{len(broken)} pod(s) not ready in {namespace}"
     fix = "read the events and logs above; `invoke deploy.helm --version V` after fixing"
     if any("ImagePull" in states[n] or "ErrImage" in states[n] for n in broken):
-        found = failed_pull(events.stdout) or known.waiting
+        # this failure's events: an older pod's (another cause, since repaired) may remain
+        mine = "\n".join(e for e in events.stdout.splitlines() if any(n in e for n in broken))
+        found = failed_pull(mine) or known.waiting
         cause = None
         if found:
             reference, message = found

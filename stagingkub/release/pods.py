@@ -21,10 +21,15 @@ class Pod:
 
 
 def release_pods(kubectl: list[str], release: str, timeout: float | None = None) -> list[Pod]:
-    """The release's pods, oldest first; a cluster that does not answer is a StateError."""
+    """The release's pods (not those being deleted), oldest first; a cluster that does not
+    answer is a StateError."""
     argv = [*kubectl, "get", "pods", "-l", f"app.kubernetes.io/instance={release}", "-o", "json"]
     items = (read_json(argv, timeout or READ_TIMEOUT, CHECK) or {}).get("items") or []
-    pods = [_pod(item) for item in items]
+    # a pod being deleted (a rollout's old one, until its grace period ends) is not the
+    # release's any more, Ready or not
+    pods = [
+        _pod(item) for item in items if not (item.get("metadata") or {}).get("deletionTimestamp")
+    ]
     return sorted(pods, key=lambda pod: pod.created)
 
 
