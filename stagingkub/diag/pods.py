@@ -52,18 +52,26 @@ def check_k8s(probe: Probe) -> Result:
             f"no pods of the release {release} in {namespace}",
             fix="`invoke deploy --version V`",
         )
-    # a pod being deleted (a rollout's old pod, up to its grace period) is no longer the
-    # release's: listed, never judged
-    leaving = [pod["metadata"]["name"] for pod in items if pod["metadata"].get("deletionTimestamp")]
-    items = [pod for pod in items if not pod["metadata"].get("deletionTimestamp")] or items
+    items, leaving = _staying(items)
     states = {pod["metadata"]["name"]: _pod_state(pod) for pod in items}
     evidence = [f"pod {name}: {state}" for name, state in states.items()]
-    evidence += [f"pod {name}: terminating" for name in leaving if name not in states]
+    evidence += [f"pod {name}: terminating" for name in leaving]
     broken = [name for name, state in states.items() if state != "Ready"]
     if broken:
         known = replace(_known_for_pods(probe, items), waiting=waiting_pull_error(items))
         return _pods_not_ready(spec, namespace, broken, states, evidence, known)
     return _stale_or_ready(probe, items, namespace, evidence)
+
+
+def _staying(items: list[dict]) -> tuple[list[dict], list[str]]:
+    """(the pods to judge, the names of those being deleted): a rollout's old pod stays
+    Ready for its grace period, but it is no longer the release's. When every pod is being
+    deleted, they are judged all the same (nothing else runs)."""
+    leaving = [pod for pod in items if pod["metadata"].get("deletionTimestamp")]
+    staying = [pod for pod in items if not pod["metadata"].get("deletionTimestamp")]
+    if not staying:
+        return items, []
+    return staying, [pod["metadata"]["name"] for pod in leaving]
 
 
 def _stopped(probe: Probe, spec: ClusterSpec) -> Result | None:
