@@ -114,10 +114,13 @@ def resolved_digest(image: str) -> str:
 
 def healthy(context: str, release: str, images: list[str], revision: int) -> None:
     """What kubectl shows once the rollout is ready: one Ready pod per revision (a new pod
-    template rolls a new pod), its image and imageID, normal events."""
+    template rolls a new pod), its image and imageID, normal events; and the previous
+    revision's pod still listed, Ready, with its deletionTimestamp set, as the real kubelet
+    keeps it through its grace period (seen on a real cluster: up to 30 s)."""
     folder = Path(os.environ["STANDIN_STATE"]) / context / "canned"
     folder.mkdir(parents=True, exist_ok=True)
     pod = f"{release}-{revision:x}f8b6c5-ready"
+    leaving = _leaving(folder / "pods.json", pod)
     statuses = [{"name": "rhdemo-api", "ready": True, "restartCount": 0,
                  "image": image.split("@")[0],
                  "imageID": f"{image.split('@')[0].rsplit(':', 1)[0]}@{resolved_digest(image)}",
@@ -128,6 +131,7 @@ def healthy(context: str, release: str, images: list[str], revision: int) -> Non
                        "status": {"phase": "Running",
                                   "conditions": [{"type": "Ready", "status": "True"}],
                                   "containerStatuses": statuses}}]}  # fmt: skip
+    pods["items"] += leaving
     write((folder / "pods.json"), json.dumps(pods))
     write(
         (folder / "events.txt"),
@@ -136,6 +140,18 @@ def healthy(context: str, release: str, images: list[str], revision: int) -> Non
     )
     for stale in ("describe.txt", "logs.txt"):
         (folder / stale).unlink(missing_ok=True)
+
+
+def _leaving(pods_file: Path, new_pod: str) -> list[dict]:
+    """The Ready pods of the previous rollout, now being deleted (deletionTimestamp set)."""
+    if not pods_file.exists():
+        return []
+    items = json.loads(pods_file.read_text()).get("items") or []
+    leaving = [item for item in items if item["metadata"]["name"] != new_pod
+               and not item["metadata"].get("deletionTimestamp")]  # fmt: skip
+    for item in leaving:
+        item["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:30Z"
+    return leaving
 
 
 def merge(base: dict, extra: dict) -> dict:
