@@ -48,9 +48,13 @@ def remove(stack: Stack, *clusters: str) -> None:
     for name in clusters or (stack.cluster,):
         real.delete_cluster(stack, name)
     stack.cleanup()
-    found = docker("images", "-q", "--filter", f"reference=*{stack.prefix}*", check=False)
-    if found.stdout.split():
-        docker("rmi", "-f", *set(found.stdout.split()), check=False)
+    # the app's images, local and as pushed (localhost:<port>/<prefix>-…): by name, since
+    # they carry only the labels of their base image
+    listed = docker("images", "--format", "{{.Repository}} {{.ID}}", check=False).stdout
+    mine = {line.split()[1] for line in listed.splitlines()
+            if stack.prefix in line.split()[0].rsplit("/", 1)[-1]}  # fmt: skip
+    if mine:
+        docker("rmi", "-f", *mine, check=False)
 
 
 @pytest.fixture(scope="module")
