@@ -15,7 +15,8 @@ import httpx
 import pytest
 
 from stagingkub.settings import ROOT
-from tests.integration.test_external_profile import HOST, PASSWORD, external_registry
+from tests.integration.test_external_profile import HOST, PASSWORD
+from tests.integration.test_promote import external  # noqa: F401 (a fixture)
 from tests.integration.test_promote_faults import (
     APP,
     OCI_MANIFEST,
@@ -34,11 +35,6 @@ pytestmark = pytest.mark.integration
 SOURCE_PASSWORD = "Source-only-pw-31337"
 
 
-@pytest.fixture
-def external(tmp_path, registry_image):
-    ext = external_registry(tmp_path / "external", registry_image, HOST)
-    yield ext
-    ext.cleanup()
 
 
 def source_client(s) -> httpx.Client:
@@ -60,7 +56,7 @@ def sign(client: httpx.Client, digest: str, suffix: str) -> tuple[str, str]:
 
 
 @pytest.fixture
-def secured(stack, external):
+def secured(stack, external):  # noqa: F811 (the fixture imported above)
     """Source and target each with TLS, htpasswd and a login of its own; the source holds
     rhdemo-api:1.0.0 signed (.sig) and attested (.att)."""
     s = stack

@@ -113,17 +113,21 @@ def _copy(source_url: str, target_url: str, reference: str = "1.0", auth=None) -
     return tally
 
 
-def test_a_source_that_resets_the_blob_get_is_one_paragraph_naming_it():
-    raw, blobs = _image()
-    routes = _source(raw, blobs, blob_answer=lambda digest: "reset")
-    target, _ = _target()
+def _refusal(source_routes, target_routes=None) -> tuple[str, str]:
+    """(the CopyFailed text, the source's URL) of a copy between two loopback stand-ins."""
+    target = target_routes if target_routes is not None else _target()[0]
     with (
-        serving(routes) as (source_url, _),
+        serving(source_routes) as (source_url, _),
         serving(target) as (target_url, _),
         pytest.raises(CopyFailed) as failed,
     ):
         _copy(source_url, target_url)
-    text = str(failed.value)
+    return str(failed.value), source_url
+
+
+def test_a_source_that_resets_the_blob_get_is_one_paragraph_naming_it():
+    raw, blobs = _image()
+    text, source_url = _refusal(_source(raw, blobs, blob_answer=lambda digest: "reset"))
     assert source_url in text and "blob sha256:" in text and "re-run" in text.lower()
 
 
@@ -227,15 +231,9 @@ def test_an_index_child_with_wrong_bytes_is_refused():
             return 200, {"Content-Type": index["mediaType"]}, index_raw
         return 200, {"Content-Type": OCI_MANIFEST}, child_raw.replace(b": 2", b":2")
 
-    target, _ = _target()
-    with (
-        serving(routes) as (source_url, _),
-        serving(target) as (target_url, _),
-        pytest.raises(CopyFailed) as failed,
-    ):
-        _copy(source_url, target_url)
-    assert f"manifest app@{_sha(child_raw)}" in str(failed.value)
-    assert "not what the digest names" in str(failed.value)
+    text, _ = _refusal(routes)
+    assert f"manifest app@{_sha(child_raw)}" in text
+    assert "not what the digest names" in text
 
 
 def test_an_html_page_instead_of_a_manifest_is_named_not_a_traceback():
@@ -249,14 +247,9 @@ def test_an_html_page_instead_of_a_manifest_is_named_not_a_traceback():
 def test_an_html_page_instead_of_an_upload_is_named():
     raw, blobs = _image()
     page = b"<html><body>Proxy error</body></html>"
-    target = serving(lambda m, p, h: (404, {}, b"") if m == "HEAD" else (502, {}, page))
-    with (
-        serving(_source(raw, blobs)) as (source_url, _),
-        target as (target_url, _),
-        pytest.raises(CopyFailed) as failed,
-    ):
-        _copy(source_url, target_url)
-    assert "HTML page" in str(failed.value) and "502" in str(failed.value)
+    proxy_error = lambda m, p, h: (404, {}, b"") if m == "HEAD" else (502, {}, page)  # noqa: E731
+    text, _ = _refusal(_source(raw, blobs), proxy_error)
+    assert "HTML page" in text and "502" in text
 
 
 @pytest.mark.parametrize("stored_same", [True, False])
