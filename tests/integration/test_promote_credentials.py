@@ -35,8 +35,6 @@ pytestmark = pytest.mark.integration
 SOURCE_PASSWORD = "Source-only-pw-31337"
 
 
-
-
 def source_client(s) -> httpx.Client:
     trust = ssl.create_default_context(cafile=str(s.ca))
     return httpx.Client(base_url=f"https://127.0.0.1:{s.port}", auth=("src", SOURCE_PASSWORD),
