@@ -48,13 +48,20 @@ def remove(stack: Stack, *clusters: str) -> None:
     for name in clusters or (stack.cluster,):
         real.delete_cluster(stack, name)
     stack.cleanup()
-    # the app's images, local and as pushed (localhost:<port>/<prefix>-…): by name, since
-    # they carry only the labels of their base image
-    listed = docker("images", "--format", "{{.Repository}} {{.ID}}", check=False).stdout
-    mine = {line.split()[1] for line in listed.splitlines()
-            if stack.prefix in line.split()[0].rsplit("/", 1)[-1]}  # fmt: skip
-    if mine:
-        docker("rmi", "-f", *mine, check=False)
+    # the app's images, local and as pushed (localhost:<port>/<prefix>-…), by name: an
+    # image ID may also carry a name that is not ours (the e2e tags busybox:1.36 as ours)
+    listed = docker("images", "--format", "{{.Repository}} {{.Tag}} {{.Digest}}", check=False)
+    names = []
+    for line in listed.stdout.splitlines():
+        repository, tag, digest = [*line.split(), "", ""][:3]
+        if stack.prefix not in repository.rsplit("/", 1)[-1]:
+            continue
+        if tag != "<none>":
+            names.append(f"{repository}:{tag}")
+        elif digest.startswith("sha256:"):
+            names.append(f"{repository}@{digest}")
+    if names:
+        docker("rmi", *names, check=False)
 
 
 @pytest.fixture(scope="module")
