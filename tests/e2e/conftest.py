@@ -41,6 +41,10 @@ def demo_stack(tmp, image: str, tools, **cluster) -> Stack:
     )  # fmt: skip
     stack.write_profile()
     stack.extra_env["PATH"] = path
+    # Real kind creates a missing network without our labels, so nothing would find it to
+    # remove it (each run left three behind, until the engine had no address pool left and
+    # every later cluster failed). kind uses a network that exists: we make it, labelled.
+    stack.make_network()
     return stack
 
 
@@ -48,20 +52,30 @@ def remove(stack: Stack, *clusters: str) -> None:
     for name in clusters or (stack.cluster,):
         real.delete_cluster(stack, name)
     stack.cleanup()
-    # the app's images, local and as pushed (localhost:<port>/<prefix>-…), by name: an
-    # image ID may also carry a name that is not ours (the e2e tags busybox:1.36 as ours)
-    listed = docker("images", "--format", "{{.Repository}} {{.Tag}} {{.Digest}}", check=False)
-    names = []
+    images = _app_images(stack.prefix)
+    if images:
+        docker("rmi", *images, check=False)
+
+
+def _app_images(prefix: str) -> list[str]:
+    """The app's images, local and as pushed (localhost:<port>/<prefix>-…): by name, since
+    an image ID may also carry a name that is not ours (the e2e tags busybox:1.36 as ours);
+    an image left without a name (a rebuilt tag's older image) by ID, when no other
+    repository names it."""
+    listed = docker("images", "--format", "{{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}",
+                    check=False)  # fmt: skip
+    ours, theirs, dangling = [], set(), set()
     for line in listed.stdout.splitlines():
-        repository, tag, digest = [*line.split(), "", ""][:3]
-        if stack.prefix not in repository.rsplit("/", 1)[-1]:
-            continue
-        if tag != "<none>":
-            names.append(f"{repository}:{tag}")
+        repository, tag, digest, image_id = [*line.split("\t"), "", "", ""][:4]  # Digest may be ""
+        if prefix not in repository.rsplit("/", 1)[-1]:
+            theirs.add(image_id)
+        elif tag != "<none>":
+            ours.append(f"{repository}:{tag}")
         elif digest.startswith("sha256:"):
-            names.append(f"{repository}@{digest}")
-    if names:
-        docker("rmi", *names, check=False)
+            ours.append(f"{repository}@{digest}")
+        else:
+            dangling.add(image_id)
+    return ours + sorted(dangling - theirs)
 
 
 @pytest.fixture(scope="module")
