@@ -120,6 +120,12 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         ),
         "app_dir": Spec(str, validate.path, "Directory of the app's mvnw and pom.xml (.)."),
         "maven_args": Spec(list, validate.maven_args, "Extra Maven arguments for the build."),
+        "prebuild": Spec(
+            list,
+            validate.command,
+            "dockerfile strategy: a command run in image.app_dir before docker build, one "
+            "argument per entry ([./mvnw, -B, -q, package, -DskipTests]); [] for none.",
+        ),
         "dockerfile": Spec(str, validate.path, "Dockerfile, relative to app_dir (Dockerfile)."),
         "context": Spec(str, validate.path, "docker build context, relative to app_dir (.)."),
         "build_args": Spec(
@@ -229,6 +235,20 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         ),
         "poll_interval": Spec(
             str, validate.duration, "invoke dev: how often polling looks at the files (1s)."
+        ),
+        "live": Spec(
+            str,
+            validate.choice("auto", "off"),
+            "invoke dev: auto syncs changed classes and resources of a Maven app into the "
+            "running pod and restarts the app there (no image build); off: every change "
+            "runs the full cycle.",
+        ),
+        "forward": Spec(
+            str,
+            validate.forward,
+            "invoke dev: [LOCAL:]PORT to keep forwarded to the app's current pod "
+            "(8080:8080); empty: none.",
+            optional=True,
         ),
     },
     "diag": {

@@ -208,6 +208,28 @@ def maven_args(value: list, what: str) -> list[str]:
     return list(value)
 
 
+def forward(value: str, what: str) -> str:
+    """[LOCAL:]PORT: two port numbers, or one for both."""
+    parts = value.split(":")
+    if len(parts) > 2 or not all(p.isdigit() and 0 < int(p) < 65536 for p in parts):
+        raise InputError(
+            f"{what} is {value!r}; give [LOCAL:]PORT with ports 1-65535, for example 8080 "
+            "(localhost:8080 to the pod's 8080) or 9090:8080."
+        )
+    return value
+
+
+def command(value: list, what: str) -> list[str]:
+    """A command as argv entries (never a shell line): one-line strings, empty for none."""
+    for item in value:
+        if not isinstance(item, str) or not item or any(ch in item for ch in "\n\r\0"):
+            raise InputError(
+                f"{what} has {_shown(item)}; give the command one argument per entry, "
+                "for example [./mvnw, -B, -q, package, -DskipTests]."
+            )
+    return list(value)
+
+
 _BUILD_ARG = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 

@@ -21,6 +21,7 @@ class ImageSpec:
     registry_host: str  # localhost, or harbor.example.com
     registry_port: int
     build_args: tuple[tuple[str, str], ...] = ()
+    prebuild: tuple[str, ...] = ()  # dockerfile strategy: run in app_dir before docker build
     builder_pull: str = "if_not_present"  # spring-boot.build-image.pullPolicy, lower case
     files_dir: Path = Path(".stagingkub")  # this tool's generated files (never an input)
     external: bool = False  # registry.mode external: Harbor, ECR, GHCR...
@@ -49,6 +50,7 @@ class ImageSpec:
             dockerfile=settings.path("image.app_dir", i.dockerfile),
             context=settings.path("image.app_dir", i.context),
             build_args=tuple(sorted(i.build_args.items())),
+            prebuild=tuple(i.prebuild) if i.strategy == "dockerfile" else (),
             builder_pull=i.builder_pull,
             files_dir=settings.path("cluster.files_dir"),
             registry_host=r.host,
@@ -115,6 +117,13 @@ def _external_ca(settings) -> str | None:
 
 
 PULL_POLICY = "-Dspring-boot.build-image.pullPolicy="
+
+
+def prebuild_argv(spec: ImageSpec) -> tuple[list[str], Path | None] | None:
+    """image.prebuild, run in app_dir before docker build; None when there is none."""
+    if not spec.prebuild:
+        return None
+    return list(spec.prebuild), None if spec.app_dir == Path(".") else spec.app_dir
 
 
 def build_argv(spec: ImageSpec) -> tuple[list[str], Path | None]:

@@ -59,7 +59,8 @@ class LeftOut:
 
     @classmethod
     def of(cls, spec: ImageSpec, files_dir: Path | None = None) -> LeftOut:
-        outputs = tuple(absolute(spec.app_dir / name) for name in OUTPUT_DIRS[spec.strategy])
+        names = COPIED_OUTPUT_DIRS if spec.prebuild else OUTPUT_DIRS[spec.strategy]
+        outputs = tuple(absolute(spec.app_dir / name) for name in names)
         return cls(absolute(files_dir or spec.files_dir), outputs)
 
     def excludes(self, path: Path, root: Path) -> bool:
@@ -157,6 +158,7 @@ def recipe(spec: ImageSpec) -> dict[str, str]:
             "dockerfile": f"{spec.dockerfile} {dockerfile}",
             "context": str(spec.context),
             "build_args": json.dumps(list(spec.build_args)),
+            **({"prebuild": json.dumps(list(spec.prebuild))} if spec.prebuild else {}),
         }
     pull = next((a for a in spec.maven_args if a.startswith(PULL_POLICY)), None)
     return {
@@ -215,7 +217,7 @@ def copied_build_output(spec: ImageSpec, left_out: LeftOut) -> list[Path]:
     target/*.jar app.jar`): the image is built from them, so they are inputs even where git
     ignores them (an IDE's `mvn package` starts a dev cycle). Not for ./mvnw (it writes
     target/ itself), nor `COPY --from=` (another stage's files)."""
-    if spec.strategy != "dockerfile":
+    if spec.strategy != "dockerfile" or spec.prebuild:  # image.prebuild writes them
         return []
     try:
         text = spec.dockerfile.read_text(encoding="utf-8", errors="replace")

@@ -19,6 +19,7 @@ from stagingkub.release.image import (
     build_argv,
     digest_capture,
     login_argv,
+    prebuild_argv,
     push_argv,
     tag_argv,
 )
@@ -29,7 +30,9 @@ _PUSH_DIGEST = re.compile(r"digest: (sha256:[0-9a-f]{64})")
 
 
 def build_tools(spec: ImageSpec) -> list[str]:
-    return ["docker"] if spec.strategy == "dockerfile" else ["docker", "java"]
+    if spec.strategy == "dockerfile":
+        return ["docker", "java"] if spec.prebuild[:1] == ("./mvnw",) else ["docker"]
+    return ["docker", "java"]
 
 
 def check_build_inputs(spec: ImageSpec) -> None:
@@ -41,7 +44,8 @@ def check_build_inputs(spec: ImageSpec) -> None:
                 f"No Dockerfile at {spec.dockerfile}. Set image.dockerfile (relative to "
                 f"image.app_dir = {spec.app_dir}), or use image.strategy: mvnw."
             )
-        return
+        if spec.prebuild[:1] != ("./mvnw",):
+            return
     mvnw, pom = spec.app_dir / "mvnw", spec.app_dir / "pom.xml"
     if not pom.is_file():
         raise StateError(
@@ -74,8 +78,9 @@ def build(runner: Runner, spec: ImageSpec, engine=None, *, checked: bool = False
         )
         return "inputs unchanged"
     runner.note(f"build {spec.local_ref}: {why}")
-    argv, cwd = build_argv(spec)
-    runner.run(argv, cwd=cwd)
+    for step in (prebuild_argv(spec), build_argv(spec)):
+        if step is not None:
+            runner.run(step[0], cwd=step[1])
     if runner.dry:
         return why
     built = local_image(engine, spec.local_ref)
