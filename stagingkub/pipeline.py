@@ -19,9 +19,9 @@ from stagingkub.release.promote import tested
 from stagingkub.runner import Runner
 
 
-def release_spec(settings, image: ImageSpec, digest: str) -> ReleaseSpec:
+def release_spec(settings, image: ImageSpec, digest: str, live: bool = False) -> ReleaseSpec:
     return ReleaseSpec.from_settings(
-        settings, image.repository, image.version, helm_ops.values_path(settings), digest
+        settings, image.repository, image.version, helm_ops.values_path(settings), digest, live
     )
 
 
@@ -104,9 +104,10 @@ def prepare(runner: Runner, settings, image: ImageSpec, *, skip_build: bool = Fa
 
 def deliver(steps: Steps, runner: Runner, settings, image: ImageSpec, engine, *,
             skip_build: bool = False, force_build: bool = False, force_deploy: bool = False,
-            recover: bool = False, inputs=None) -> ReleaseSpec:  # fmt: skip
+            recover: bool = False, inputs=None, live: bool = False) -> ReleaseSpec:  # fmt: skip
     """Build, scan, push and helm upgrade, each skipped when its inputs did not change;
-    inputs: the build inputs when the caller read them already (invoke dev)."""
+    inputs: the build inputs when the caller read them already (invoke dev); live: the
+    chart's live folder on (invoke dev's live update)."""
     if skip_build:
         steps.skip("build", "--skip-build")
     else:
@@ -116,7 +117,7 @@ def deliver(steps: Steps, runner: Runner, settings, image: ImageSpec, engine, *,
     steps.run("scan", image_ops.scan, runner, image, skipped="off or not installed")
     digest = steps.run("push", image_ops.push, runner, image, rebuilt=rebuilt, says_why=False,
                        ran="the registry lacked it", skipped="the registry holds it")  # fmt: skip
-    release = release_spec(settings, image, digest)
+    release = release_spec(settings, image, digest, live)
     steps.run("helm", helm_ops.deploy, runner, release, force=force_deploy, recover=recover)
     return release
 

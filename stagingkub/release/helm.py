@@ -29,10 +29,17 @@ class ReleaseSpec:
     pull_server: str = ""  # the registry it is for: localhost:5000, harbor.example.com
     pull_username: str = ""
     pull_password: str = field(default="", repr=False, compare=False)
+    live: bool = False  # invoke dev's live update: the chart's writable live folder
 
     @classmethod
     def from_settings(
-        cls, settings, repository: str, tag: str, generated: Path, digest: str = ""
+        cls,
+        settings,
+        repository: str,
+        tag: str,
+        generated: Path,
+        digest: str = "",
+        live: bool = False,
     ) -> ReleaseSpec:
         d, r = settings.deploy, settings.registry
         needs_login = r.auth or r.mode == "external"
@@ -54,6 +61,7 @@ class ReleaseSpec:
             pull_server=repository.split("/", 1)[0] if secret else "",
             pull_username=r.username if secret else "",
             pull_password=r.password if secret else "",
+            live=live,
         )
 
     @property
@@ -84,11 +92,18 @@ def generated_values(spec: ReleaseSpec) -> dict:
         values["imagePullSecrets"] = [{"name": spec.pull_secret}]
     if spec.chart_digest:
         values["stagingkub"] = {"chartDigest": spec.chart_digest}
+    if spec.live:
+        values["live"] = {"enabled": True}
     return values
 
 
 def image_values(
-    repository: str, tag: str, pull_secret: str = "", digest: str = "", chart_digest: str = ""
+    repository: str,
+    tag: str,
+    pull_secret: str = "",
+    digest: str = "",
+    chart_digest: str = "",
+    live: bool = False,
 ) -> str:
     """The generated values file: quoted, so a tag like 0123, 1e3 or true stays a string."""
 
@@ -108,11 +123,15 @@ def image_values(
         text += f"imagePullSecrets:\n  - name: {quoted(pull_secret)}\n"
     if chart_digest:
         text += f"stagingkub:\n  chartDigest: {quoted(chart_digest)}\n"
+    if live:
+        text += "live:\n  enabled: true\n"
     return text
 
 
 def values_text(spec: ReleaseSpec) -> str:
-    return image_values(spec.repository, spec.tag, spec.pull_secret, spec.digest, spec.chart_digest)
+    return image_values(
+        spec.repository, spec.tag, spec.pull_secret, spec.digest, spec.chart_digest, spec.live
+    )
 
 
 def merge_values(base: dict, extra: dict) -> dict:

@@ -168,3 +168,26 @@ def test_the_demo_values_pin_the_demo_images_user(real_helm):
     result = helm(real_helm, "template", "rhdemo", str(CHART), "-f", str(demo))
     assert result.returncode == 0, result.stderr
     assert "runAsUser: 1000" in result.stdout
+
+
+PROFILE_VALUES = [None, *sorted(Path(CHART.parents[1], "examples").glob("*/values.yaml"))]
+
+
+@pytest.mark.parametrize("values", PROFILE_VALUES)
+def test_only_dev_live_adds_the_writable_live_folder(real_helm, tmp_path, values):
+    # every profile's render without dev's live flag is the render of a chart that has no
+    # live section at all; dev's generated values add one emptyDir, mount and variable
+    def render(*extra: str) -> str:
+        args = ["template", "rhdemo", str(CHART)] + (["-f", str(values)] if values else [])
+        result = helm(real_helm, *args, *extra)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    plain, generated = render(), tmp_path / "generated.yaml"
+    assert "live" not in image_values("localhost:5000/rhdemo-api", "1.0")
+    assert "STAGINGKUB_LIVE_DIR" not in plain and "name: live" not in plain
+    generated.write_text(image_values("localhost:5000/rhdemo-api", "1.0", live=True))
+    live = render("-f", str(generated))
+    added = [line.strip() for line in live.splitlines() if line not in plain.splitlines()]
+    assert "- name: STAGINGKUB_LIVE_DIR" in added and "mountPath: /live" in added
+    assert "readOnlyRootFilesystem: true" in live
