@@ -3,6 +3,7 @@
 git ignores aside: no input, and it changes no digest). Checked on real folders, in and out
 of git, for both strategies."""
 
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -147,3 +148,19 @@ def test_an_unreadable_input_is_a_message_not_a_traceback(tmp_path, monkeypatch)
     monkeypatch.setattr(image_inputs, "file_digest", refused)
     with pytest.raises(image_inputs.StateError, match=r"Cannot read .*pom\.xml \(Permission"):
         image_inputs.readable_digest(tmp_path / "pom.xml")
+
+
+@pytest.mark.parametrize("in_git", [False, True])
+def test_what_image_prebuild_writes_is_its_output_never_an_input(tmp_path, in_git):
+    # `./mvnw package` before `docker build`: target/app.jar is made from the sources, so
+    # it neither starts a dev cycle nor changes the input digest; build/ alike (gradle)
+    make_tree(tmp_path, "FROM scratch\nCOPY target/app.jar /app.jar\n")
+    if not in_git:
+        shutil.rmtree(tmp_path / ".git")
+    prebuilt = dataclasses.replace(spec(tmp_path, "dockerfile"), prebuild=("./mvnw", "package"))
+    files = image_inputs.collect(prebuilt, NoEngine(), tmp_path / ".stagingkub").files
+    assert set(files) == SOURCES - {"build/libs/app.jar"}
+    rules = Rules.of(prebuilt)
+    assert {name for name in TREE if rules.may_trigger(str(tmp_path / name))} == set(files)
+    plain = image_inputs.recipe(spec(tmp_path, "dockerfile"))
+    assert image_inputs.recipe(prebuilt) == {**plain, "prebuild": '["./mvnw", "package"]'}

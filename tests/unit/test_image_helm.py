@@ -16,6 +16,8 @@ from stagingkub.release.helm import (
 )
 from stagingkub.release.image import ImageSpec, build_argv, login_argv, push_argv, tag_argv
 from stagingkub.release.image_ops import check_build_inputs
+from stagingkub.runner import Runner
+from tests.support.commands import expect_commands
 
 IMAGE = ImageSpec(
     name="rhdemo-api",
@@ -200,3 +202,23 @@ def test_a_harbor_robot_account_reaches_docker_login_as_one_argument():
     echoed = subprocess.run(["bash", "-c", f"printf '%s\\n' {line[len('docker '):]}"],
                             capture_output=True, text=True, timeout=10).stdout  # fmt: skip
     assert echoed.splitlines() == argv[1:]
+
+
+def test_image_prebuild_runs_in_the_app_directory_before_docker_build(tmp_path):
+    from stagingkub.release import image_ops
+
+    (tmp_path / "Dockerfile").write_text("FROM scratch\nCOPY target/app.jar /app.jar\n")
+    spec = dataclasses.replace(IMAGE, strategy="dockerfile", app_dir=tmp_path,
+                               dockerfile=tmp_path / "Dockerfile", context=tmp_path,
+                               files_dir=tmp_path / ".stagingkub",
+                               prebuild=("./mvnw", "-q", "package"))  # fmt: skip
+
+    class NoImage:
+        def image(self, reference):
+            return None
+
+    prebuild = f"cd {tmp_path} && ./mvnw -q package"
+    build = f"docker build -t rhdemo-api:1.1.0-SNAPSHOT -f {tmp_path}/Dockerfile {tmp_path}"
+    with expect_commands(prebuild, build, dry=True) as c:
+        image_ops.build(Runner(c), spec, NoImage(), checked=True)
+    assert c.calls == [prebuild, build]
