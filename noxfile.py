@@ -75,6 +75,15 @@ def kind_node(session: nox.Session) -> None:
                 external=True)  # fmt: skip
 
 
+@nox.session(venv_backend="none")
+def spring_base(session: nox.Session) -> None:
+    """Builds offline the Java 17 JRE base image of examples/spring-app from Debian's
+    packages (examples/spring-app/base/build.sh; root, debootstrap); a second run
+    reuses it. Its last line is BASE_IMAGE=<image> (stagingkub/jre:17)."""
+    session.run("sh", str(ROOT / "examples" / "spring-app" / "base" / "build.sh"),
+                *session.posargs, external=True)  # fmt: skip
+
+
 @nox.session
 def bench(session: nox.Session) -> None:
     """The performance harness at full size (writes bench/results.json; ~10 min)."""
