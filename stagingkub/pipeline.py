@@ -130,6 +130,7 @@ def _preflight(settings, image: ImageSpec, skip_build: bool) -> None:
     preflight.require(tools, settings)
     if not skip_build:
         image_ops.check_build_inputs(image)
+    helm_ops.check_inputs(release_spec(settings, image, ""))  # before a registry or a build
 
 
 def _infrastructure(steps: Steps, runner: Runner, settings, image: ImageSpec, engine) -> None:

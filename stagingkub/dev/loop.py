@@ -13,8 +13,11 @@ from pathlib import Path
 
 from stagingkub import pipeline
 from stagingkub.console import say
-from stagingkub.dev import watch
+from stagingkub.dev import live_cycle, watch
 from stagingkub.dev.batch import BUILD, ECHO, UNCHANGED, Batch, Rules, Trigger, relative, summary
+from stagingkub.dev.forward import Forward, parse
+from stagingkub.dev.forward import check_free as forward_check
+from stagingkub.dev.live import Live
 from stagingkub.dev.logs import LogStream
 from stagingkub.errors import StagingkubError, StateError
 from stagingkub.parse import seconds_of
@@ -34,7 +37,8 @@ DRY_REFUSAL = (
 class Loop:
     """One `invoke dev` run: its watcher, what it last built, what runs in the cluster."""
 
-    def __init__(self, runner: Runner, settings, image: ImageSpec, *, poll: bool, logs: bool):
+    def __init__(self, runner: Runner, settings, image: ImageSpec, *, poll: bool, logs: bool,
+                 live: str = "off", forward: str = ""):  # fmt: skip
         self.runner, self.settings, self.image = runner, settings, image
         self.poll, self.engine = poll, None
         self.rules = Rules.of(image)
@@ -46,12 +50,20 @@ class Loop:
         self.trigger = Trigger()
         kubectl = ["kubectl", "--context", settings.kube_context, "-n", settings.deploy.namespace]
         self.logs = LogStream(kubectl, settings.deploy.release) if logs else None
+        self.live = Live(image.app_dir, kubectl, settings.deploy.namespace,
+                         settings.deploy.release, live, image.files_dir / "live")  # fmt: skip
+        self.forward = (
+            Forward(kubectl, settings.deploy.release, *parse(forward)) if forward else None
+        )
+        self.resynced = 0.0  # when pods were last checked for the live changes
 
     def run(self) -> None:
         """Until Ctrl-C or SIGTERM: exit code 130, nothing left running."""
         previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
         signal.signal(signal.SIGTERM, signal.default_int_handler)
         watcher, stopping = None, False
+        if self.forward is not None:
+            forward_check(self.forward.local)
         try:
             watcher, chosen = watch.start(
                 self.rules,
@@ -63,6 +75,7 @@ class Loop:
             self._announce(watcher, chosen, inputs)
             steps, self.engine = pipeline.prepare(self.runner, self.settings, self.image)
             self.cycle(Batch(self.debounce, self.max_wait), inputs, steps)
+            live_cycle.reset_stale(self)  # what an earlier dev synced, if helm rolled nothing
             while True:
                 self.next_cycle(self.next_batch(watcher))
         except (KeyboardInterrupt, Interrupted) as stop:
@@ -86,6 +99,8 @@ class Loop:
     def _close(self, watcher) -> None:
         if watcher is not None:
             watcher.stop()
+        if self.forward is not None:
+            self.forward.stop()
         if self.logs is not None:
             self.logs.pause()
         reap_descendants()
@@ -132,6 +147,9 @@ class Loop:
                 due = self.trigger.settled(now)
             if due == 0:
                 return batch
+            if self.live.count and now - self.resynced >= 1.0:
+                self.resynced = now
+                live_cycle.resync(self)
             if watcher.failure is not None:
                 raise StateError(
                     f"The file watcher stopped: {watcher.failure}. Re-run "
@@ -142,16 +160,27 @@ class Loop:
             except queue.Empty:
                 continue
 
-    def cycle(self, batch: Batch, inputs, steps=None) -> None:
-        """Build, push and helm for these inputs, when the trigger says so."""
-        if steps is None and not self._starts(batch, inputs):
+    def cycle(self, batch: Batch, inputs, steps=None, full: str = "") -> None:
+        """A live update, or build, push and helm for these inputs, when the trigger says
+        so; full: why the full cycle runs whatever changed."""
+        if steps is None and not full and not self._starts(batch, inputs):
             return None
+        if steps is None and not full:
+            served, full = live_cycle.serve(self, batch, inputs)
+            if served:
+                return None
         why = "the first deploy" if steps else image_inputs.difference(self.baseline, inputs)
-        steps = self._begin(batch, why, steps)
+        steps = self._begin(batch, why + (f" (full cycle: {full})" if full else ""), steps)
         self.in_cycle, delivered = True, time.monotonic()
         try:
             release = pipeline.deliver(
-                steps, self.runner, self.settings, self.image, self.engine, inputs=inputs
+                steps,
+                self.runner,
+                self.settings,
+                self.image,
+                self.engine,
+                inputs=inputs,
+                live=self.live.enabled,
             )
         except (StagingkubError, OSError) as error:
             if isinstance(error, Interrupted):
@@ -161,7 +190,10 @@ class Loop:
         finally:
             self.in_cycle = False
         self._ran(batch, inputs, _build_window(steps, delivered, self.late, failed=False))
+        had_live = self.live.count
         self._succeeded(steps, batch, pinned_reference(release))
+        if had_live:  # the same image as before the live changes: its pods still hold them
+            live_cycle.reset_stale(self)
 
     def _starts(self, batch: Batch, inputs) -> bool:
         """The trigger's decision, and its one line when no cycle starts."""
@@ -217,8 +249,14 @@ class Loop:
         else:
             how = "unchanged: the same image as before"
         new = " (new)" if self.running and reference != self.running else ""
+        if helm is not None and helm.ran:
+            self.live.baked()  # new pods from an image that holds every change
         self.running = reference
         say(f"running {reference}{new}; {how}. Waiting for changes (Ctrl-C stops).")
+        if self.forward is not None and batch.first is None:
+            note = self.forward.start()
+            say(f"forwarding {self.forward.url} to port {self.forward.remote} of the app's "
+                f"current pod (it follows rollouts and restarts).{note}")  # fmt: skip
         if self.logs is not None:
             self.logs.follow()
 
@@ -245,6 +283,11 @@ class Loop:
             parts.append(f"{len(left)} process(es) it had started were stopped")
         if state:
             parts.append(state)
+        elif self.running and self.live.count:
+            parts.append(
+                f"the cluster runs {self.running} plus live changes to "
+                f"{_count(self.live.count, 'file')}; `invoke deploy` bakes them into an image"
+            )
         elif self.running:
             parts.append(f"the cluster runs {self.running}")
         stopped = Interrupted("; ".join(parts) + ".")

@@ -14,6 +14,7 @@ from stagingkub.diag.nodes import cluster_spec, known, nodes, registry_digest
 from stagingkub.external import parse_json, read
 from stagingkub.pull_errors import Known, classify, failed_pull
 from stagingkub.release.image import ImageSpec
+from stagingkub.release.pods import live_changes
 
 
 def _kubectl(spec: ClusterSpec, namespace: str, *args: str) -> subprocess.CompletedProcess:
@@ -145,7 +146,7 @@ def _stale_or_ready(probe: Probe, items: list[dict], namespace: str, evidence: l
     """Ready pods: do they run the digest the registry holds for their tag?"""
     stale = stale_pods(probe, items)
     if not stale:
-        return Result("k8s", OK, f"{len(items)} pod(s) ready in {namespace}", evidence)
+        return _live_or_ready(items, namespace, evidence)
     tags = sorted({tag for _, tag in stale})
     return Result(
         "k8s",
@@ -154,6 +155,24 @@ def _stale_or_ready(probe: Probe, items: list[dict], namespace: str, evidence: l
         evidence + [line for line, _ in stale],
         fix=f"`invoke deploy.helm --version {tags[0]}` pins the registry's digest and rolls "
         "the pods (or `invoke deploy` after a code change)",
+    )
+
+
+def _live_or_ready(items: list[dict], namespace: str, evidence: list[str]) -> Result:
+    """Ready pods; a pod running `invoke dev`'s live changes (no image holds them) says so."""
+    live = {pod["metadata"]["name"]: live_changes(pod["metadata"].get("annotations") or {})
+            for pod in items}  # fmt: skip
+    live = {name: said for name, said in live.items() if said}
+    if not live:
+        return Result("k8s", OK, f"{len(items)} pod(s) ready in {namespace}", evidence)
+    lines = [f"pod {name}: live changes to {said.get('files', '?')} file(s) on top of "
+             f"{said.get('from', '?')}" for name, said in live.items()]  # fmt: skip
+    return Result(
+        "k8s",
+        WARN,
+        f"{len(live)} pod(s) run invoke dev's live changes, which no image holds yet",
+        evidence + lines,
+        fix="`invoke deploy` builds an image holding them and rolls the pods",
     )
 
 

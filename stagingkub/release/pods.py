@@ -4,11 +4,12 @@ check and dev's log stream, so they cannot disagree on what Ready means."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from stagingkub.external import read_json
 
 READ_TIMEOUT = 60
+LIVE_ANNOTATION = "stagingkub.io/live"  # invoke dev's live update: from=, inputs=, files=
 CHECK = "Check that the cluster answers (`invoke cluster.status`) and re-run."
 
 
@@ -18,6 +19,9 @@ class Pod:
     created: str  # RFC 3339, as the API server writes it (sorts as text)
     ready: bool
     image_ids: tuple[str, ...]  # each container's imageID (repo@sha256:…), once it started
+    uid: str = ""
+    annotations: dict = field(default_factory=dict, compare=False)
+    readiness: tuple[str, int] | None = None  # the first container's HTTP probe: path, port
 
 
 def release_pods(kubectl: list[str], release: str, timeout: float | None = None) -> list[Pod]:
@@ -39,7 +43,28 @@ def _pod(item: dict) -> Pod:
     ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
     images = tuple(c.get("imageID") or "" for c in status.get("containerStatuses") or [])
     metadata = item.get("metadata") or {}
-    return Pod(metadata.get("name", "?"), metadata.get("creationTimestamp") or "", ready, images)
+    return Pod(
+        metadata.get("name", "?"), metadata.get("creationTimestamp") or "", ready, images,
+        uid=metadata.get("uid") or "", annotations=dict(metadata.get("annotations") or {}),
+        readiness=_readiness(item),
+    )  # fmt: skip
+
+
+def _readiness(item: dict) -> tuple[str, int] | None:
+    """The first container's readiness probe as (path, port number), a named port resolved."""
+    containers = (item.get("spec") or {}).get("containers") or [{}]
+    get = ((containers[0].get("readinessProbe") or {}).get("httpGet")) or {}
+    port = get.get("port")
+    if isinstance(port, str):
+        named = {p.get("name"): p.get("containerPort") for p in containers[0].get("ports") or []}
+        port = named.get(port)
+    return (get.get("path") or "/", port) if isinstance(port, int) else None
+
+
+def live_changes(annotations: dict) -> dict[str, str]:
+    """What a pod's live annotation says (from=IMAGE inputs=DIGEST files=N); {} without."""
+    value = annotations.get(LIVE_ANNOTATION) or ""
+    return dict(part.split("=", 1) for part in value.split() if "=" in part)
 
 
 def not_ready(pods: list[Pod]) -> list[str]:

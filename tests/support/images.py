@@ -164,7 +164,14 @@ def build_node_image(tag: str, labels: dict[str, str]) -> None:
         _build(tag, labels, context)
 
 
-BUSYBOX_APPLETS = ("sh", "httpd", "wget", "cat", "ls", "sleep", "echo")
+BUSYBOX_APPLETS = ("sh", "httpd", "wget", "cat", "ls", "sleep", "echo")  # at least these
+
+
+def busybox_applets(busybox: str) -> list[str]:
+    """Every applet of this busybox, as the public image links them all into /bin."""
+    listed = subprocess.run([busybox, "--list"], capture_output=True, text=True, timeout=10)
+    names = [name for name in listed.stdout.split() if name and "/" not in name]
+    return sorted((set(names) | set(BUSYBOX_APPLETS)) - {"busybox"})
 
 
 def build_busybox_image(tag: str, labels: dict[str, str]) -> None:
@@ -176,7 +183,7 @@ def build_busybox_image(tag: str, labels: dict[str, str]) -> None:
         bin_dir = Path(context, "rootfs", "bin")
         bin_dir.mkdir(parents=True)
         shutil.copy2(busybox, bin_dir / "busybox")
-        for applet in BUSYBOX_APPLETS:
+        for applet in busybox_applets(busybox):
             (bin_dir / applet).symlink_to("busybox")
         Path(context, "Dockerfile").write_text(
             'FROM scratch\nCOPY rootfs/ /\nENV PATH=/bin\nCMD ["sh"]\n'

@@ -1,0 +1,140 @@
+"""invoke dev's live update (dev.live: auto): a batch that changes only classes and resources
+is compiled here, copied into the running pods and served after an in-container restart:
+no image build, no push, no rollout. What the pods run beyond their image is kept here, so
+a pod that is replaced gets it again, and a pod carries it in its annotation."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from stagingkub.dev import live_sync
+from stagingkub.dev.live_compile import compile_changes
+from stagingkub.dev.live_rules import ANNOTATION, Changes, annotation_value, full_cycle_reason
+from stagingkub.dev.live_sync import LiveFailed, Synced
+from stagingkub.errors import StagingkubError
+from stagingkub.release.pods import Pod, release_pods
+
+CONTAINER = "rhdemo-api"  # the chart's container name
+READY_TIMEOUT = 90.0
+
+
+@dataclass
+class Timing:
+    compile: float = 0.0
+    compiler: str = ""
+    copy: float = 0.0  # copy and restart (one exec per pod)
+    ready: float = 0.0
+    files: int = 0
+
+    def line(self) -> str:
+        return (f"compile {self.compile:.1f} s ({self.compiler}), copy and restart "
+                f"{self.copy:.1f} s, ready {self.ready:.1f} s")  # fmt: skip
+
+
+@dataclass
+class Live:
+    """The live state of one dev run: on or not, and what the pods run beyond the image."""
+
+    app_dir: Path
+    kubectl: list[str]
+    namespace: str
+    release: str
+    mode: str = "auto"
+    cache_dir: Path = Path(".stagingkub/live")  # Maven's classpath, per pom.xml
+    sent: dict[str, bytes] = field(default_factory=dict)  # target/classes path -> content
+    deleted: set[str] = field(default_factory=set)
+    pods: set[str] = field(default_factory=set)  # UIDs of the pods that hold all of it
+    inputs: str = ""  # the input digest of what was synced last
+
+    @property
+    def maven_app(self) -> bool:
+        return (self.app_dir / "pom.xml").is_file() and (self.app_dir / "mvnw").is_file()
+
+    @property
+    def enabled(self) -> bool:
+        """The chart's live folder is mounted (dev.live auto, on a Maven app)."""
+        return self.mode != "off" and self.maven_app
+
+    @property
+    def count(self) -> int:
+        return len(self.sent) + len(self.deleted)
+
+    def reason(self, changes: Changes) -> str:
+        return full_cycle_reason(changes, mode=self.mode, maven_app=self.maven_app)
+
+    def update(self, changes: Changes, inputs: str, image: str) -> Timing:
+        """Compile, copy into every Ready pod, restart, wait for readiness, annotate."""
+        timing, started = Timing(), time.monotonic()
+        before = live_sync.snapshot(self.app_dir)
+        timing.compiler = compile_changes(self.app_dir, changes, self.cache_dir)
+        gone = live_sync.removed_outputs(self.app_dir, changes.deleted)
+        files = live_sync.changed_outputs(self.app_dir, before, live_sync.snapshot(self.app_dir))
+        timing.compile, timing.files = time.monotonic() - started, len(files) + len(gone)
+        self.sent.update(files)
+        for path in gone:
+            self.sent.pop(path, None)
+        self.deleted |= set(gone)
+        self.inputs = inputs
+        self.pods = set()
+        self._send(Synced(files, gone), image, timing)
+        return timing
+
+    def _send(self, synced: Synced, image: str, timing: Timing) -> None:
+        pods = [pod for pod in self.read_pods() if pod.ready]
+        if not pods:
+            raise LiveFailed("no Ready pod of the release to copy into")
+        started = time.monotonic()
+        for pod in pods:
+            live_sync.sync(self.kubectl, pod.name, CONTAINER, synced)
+        timing.copy, started = time.monotonic() - started, time.monotonic()
+        for pod in pods:
+            if pod.readiness is None:
+                raise LiveFailed(f"{pod.name} has no HTTP readiness probe to wait for")
+            live_sync.wait_ready(self.kubectl, self.namespace, pod.name, pod.readiness,
+                                 READY_TIMEOUT)  # fmt: skip
+        timing.ready = time.monotonic() - started
+        for pod in pods:
+            self._annotate(pod.name, image)
+            self.pods.add(pod.uid)
+
+    def resync(self, image: str) -> list[str]:
+        """Ready pods that lack the live changes (replaced, or scaled up) get them all again;
+        returns their names. LiveFailed when one cannot take them."""
+        if not self.count:
+            return []
+        fresh = [pod for pod in self.read_pods() if pod.ready and pod.uid not in self.pods]
+        if not fresh:
+            return []
+        everything = Synced(dict(self.sent), tuple(sorted(self.deleted)))
+        for pod in fresh:
+            live_sync.sync(self.kubectl, pod.name, CONTAINER, everything)
+        for pod in fresh:
+            live_sync.wait_ready(self.kubectl, self.namespace, pod.name, pod.readiness,
+                                 READY_TIMEOUT)  # fmt: skip
+            self._annotate(pod.name, image)
+            self.pods.add(pod.uid)
+        return [pod.name for pod in fresh]
+
+    def baked(self) -> None:
+        """A full cycle rolled new pods from an image that holds everything: nothing is live."""
+        self.sent, self.deleted, self.pods, self.inputs = {}, set(), set(), ""
+
+    def read_pods(self) -> list[Pod]:
+        try:
+            return release_pods(self.kubectl, self.release, 20)
+        except StagingkubError as error:
+            raise LiveFailed(f"the release's pods could not be read: {error}") from None
+
+    def _annotate(self, pod: str, image: str) -> None:
+        value = annotation_value(image, self.inputs, self.count)
+        subprocess.run([*self.kubectl, "annotate", "pod", pod, "--overwrite",
+                        f"{ANNOTATION}={value}"], capture_output=True, timeout=20,
+                       stdin=subprocess.DEVNULL)  # fmt: skip
+
+
+def live_pods(pods: list[Pod]) -> list[Pod]:
+    """The pods that run live changes (their annotation says so)."""
+    return [pod for pod in pods if ANNOTATION in pod.annotations]
