@@ -1,0 +1,87 @@
+"""Live update's exec script (stagingkub/dev/live_sync.py) against a real container running
+the Spring example's real entrypoint (examples/spring-app/run.sh) with a stand-in `java`
+(a shell loop: the JVM itself is proven by tests/e2e/test_spring_live.py): the copy, the
+deletes, the restart by SIGHUP, and each way it cannot work, named in one line."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from stagingkub.dev.live_sync import SYNC_SCRIPT, LiveFailed, Synced, run_sync
+from stagingkub.settings import ROOT
+from tests.support.stack import RUN_ID, docker
+
+pytestmark = pytest.mark.integration
+
+FAKE_JAVA = "#!/bin/sh\ntrap 'exit 143' TERM\nwhile :; do sleep 1; done\n"
+
+
+@pytest.fixture
+def app(busybox_image, tmp_path):
+    """A container whose PID 1 is run.sh in live mode, as user 1000 (the example's)."""
+    (tmp_path / "java").write_text(FAKE_JAVA)
+    (tmp_path / "java").chmod(0o755)
+    (tmp_path / "classes").mkdir()
+    (tmp_path / "classes" / "old.txt").write_text("old")
+    (tmp_path / "classes" / "keep.txt").write_text("keep")
+    name = f"skt-{RUN_ID}-live-{time.monotonic_ns() % 10**8}"
+    docker("run", "-d", "--name", name, "--label", f"io.stagingkub.test={RUN_ID}",
+           "--user", "1000", "--read-only", "--tmpfs", "/live:uid=1000,gid=1000",
+           "-e", "STAGINGKUB_LIVE_DIR=/live", "-e", "PATH=/fake:/bin:/usr/bin",
+           "-v", f"{tmp_path / 'java'}:/fake/java:ro",
+           "-v", f"{ROOT / 'examples/spring-app/run.sh'}:/app/run.sh:ro",
+           "-v", f"{tmp_path / 'classes'}:/app/classes:ro",
+           "--entrypoint", "/app/run.sh", busybox_image)  # fmt: skip
+    wait_for_pid(name)
+    yield name
+    docker("rm", "-f", name, check=False)
+
+
+def wait_for_pid(name: str) -> str:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        found = docker("exec", name, "cat", "/live/app.pid", check=False)
+        if found.returncode == 0 and found.stdout.strip():
+            return found.stdout.strip()
+        time.sleep(0.1)
+    raise AssertionError(f"{name}: run.sh wrote no /live/app.pid: {docker('logs', name).stderr}")
+
+
+def sync(name: str, synced: Synced, *env: str) -> None:
+    argv = ["docker", "exec", "-i", *env, name, "sh", "-c", SYNC_SCRIPT, "sh", *synced.deleted]
+    run_sync(argv, name, synced)
+
+
+def test_the_script_copies_deletes_and_restarts_the_app_in_its_container(app):
+    before = wait_for_pid(app)
+    sync(app, Synced({"keep.txt": b"new", "pkg/B.class": b"\xca\xfe"}, ("old.txt",)))
+    listed = docker("exec", app, "find", "/live/classes", "-type", "f").stdout.split()
+    assert sorted(listed) == ["/live/classes/keep.txt", "/live/classes/pkg/B.class"]
+    assert docker("exec", app, "cat", "/live/classes/keep.txt").stdout == "new"
+    after = wait_for_pid(app)
+    assert after != before  # the old JVM has gone: the script waited for the new one
+    running = docker("exec", app, "ps", "-o", "pid,args").stdout
+    assert f"{after} " in running and f"{before} " not in running.replace(f"{after} ", "")
+    docker("stop", "-t", "10", app)  # SIGTERM reaches java through run.sh: ends at once
+    assert docker("inspect", "-f", "{{.State.ExitCode}}", app).stdout.strip() == "143"
+
+
+def test_a_live_folder_that_cannot_be_written_is_named(app):
+    docker("exec", "-u", "0", app, "chmod", "a-w", "/live/classes")
+    with pytest.raises(LiveFailed, match="cannot write the live folder"):
+        sync(app, Synced({"keep.txt": b"new"}, ()))
+
+
+def test_no_live_folder_and_an_image_that_does_not_run_from_it_are_named(app):
+    with pytest.raises(LiveFailed, match="chart's live folder is not mounted"):
+        sync(app, Synced({"a": b"1"}, ()), "-e", "STAGINGKUB_LIVE_DIR=")
+    with pytest.raises(LiveFailed, match="does not run the app from the live folder"):
+        sync(app, Synced({"a": b"1"}, ()), "-e", "STAGINGKUB_LIVE_DIR=/tmp-none")
+
+
+def test_a_container_that_is_gone_is_named(app):
+    docker("rm", "-f", app)
+    with pytest.raises(LiveFailed, match=app):
+        sync(app, Synced({"a": b"1"}, ()))
