@@ -1,0 +1,145 @@
+"""bench: the Spring Boot inner loop on a REAL kind cluster, live update vs the full cycle.
+
+    uv run nox -s kind_node && uv run nox -s spring_base
+    KIND=… NODE_IMAGE=… uv run python bench/spring_live.py [--reps 5]
+
+A one-line change to examples/spring-app's controller (a copy), saved while `invoke dev
+--forward` runs; the clock stops when the new answer comes back through the forward:
+- live update (dev.live auto): compile, copy into the pod, restart the JVM in it, with
+  the compile, copy-and-restart and readiness shares from dev's own line;
+- full cycle (--live=off): ./mvnw package, docker build, push, helm, the rollout.
+Writes bench/results-spring.json. Goal: live under 5 s and at least 10x faster than the
+full cycle. Not part of the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+
+from dev_loop import Dev  # noqa: E402
+from run import machine  # noqa: E402
+
+from tests.e2e import real  # noqa: E402
+from tests.support import images  # noqa: E402
+from tests.support.stack import LABELS, RUN_ID, cleanup_run, docker, free_port  # noqa: E402
+
+CONTROLLER = "src/main/java/io/stagingkub/example/HelloController.java"
+SHARES = re.compile(r"compile ([0-9.]+) s \(\w+\), copy and restart ([0-9.]+) s, ready ([0-9.]+) s")
+
+
+def spring_stack(tmp: Path, tools):
+    from tests.e2e.conftest import demo_stack
+
+    image = images.registry_image("registry:2", f"stagingkub-test/registry:{RUN_ID}", LABELS)
+    images.local_or_built("busybox:1.36", LABELS, images.build_busybox_image)
+    stack = demo_stack(tmp, image, tools)
+    app = tmp / "spring-app"
+    shutil.copytree(ROOT / "examples/spring-app", app, ignore=shutil.ignore_patterns("target"))
+    stack.app_dir = app
+    stack.base["image"] = {
+        "strategy": "dockerfile", "app_dir": str(app), "name": stack.demo_image,
+        "dockerfile": "Dockerfile", "context": ".", "build_args": {"BASE": "stagingkub/jre:17"},
+        "prebuild": ["./mvnw", "-B", "-q", "clean", "package", "-DskipTests"],
+    }  # fmt: skip
+    stack.base["deploy"] = {"values_file": str(ROOT / "examples/spring-app/values.yaml")}
+    stack.write_profile()
+    return stack
+
+
+def answer(url: str) -> str:
+    import httpx
+
+    try:
+        return httpx.get(url, timeout=2).text.strip()
+    except httpx.HTTPError:
+        return ""
+
+
+def save_and_time(stack, url: str, text: str, timeout: float = 900) -> float:
+    controller = stack.app_dir / CONTROLLER
+    source = re.sub(r'"Hello[^"]*"', f'"{text}"', controller.read_text())
+    started = time.perf_counter()
+    controller.write_text(source)
+    while answer(url) != text:
+        if time.perf_counter() - started > timeout:
+            raise SystemExit(f"bench: {text!r} never served")
+        time.sleep(0.05)
+    return time.perf_counter() - started
+
+
+def loop(stack, live: str, reps: int, settle: float) -> dict:
+    local = free_port()
+    dev = Dev(stack.env(), "--logs=off", f"--live={live}", "--forward", f"{local}:8080")
+    try:
+        dev.ran(1, timeout=1200)
+        url = f"http://127.0.0.1:{local}/api/hello"
+        while not answer(url):
+            time.sleep(0.2)
+        time.sleep(settle)  # a cluster just created is busy for a minute or two (its CPU)
+        # one untimed save first: live update's first compile reads Maven's classpath once
+        # per pom.xml (about 4 s), which every later save reuses
+        save_and_time(stack, url, f"Hello {live} warm-up {RUN_ID}")
+        time.sleep(2)
+        times = []
+        for rep in range(reps):
+            times.append(save_and_time(stack, url, f"Hello {live} {rep} {RUN_ID}"))
+            time.sleep(2)  # dev's line after the answer; the next save is a new batch
+        skip = len([line for line in dev.lines if SHARES.search(line)]) - reps
+        shares = [tuple(map(float, m.groups())) for line in dev.lines
+                  if (m := SHARES.search(line))][max(skip, 0):]  # fmt: skip
+    finally:
+        dev.stop()
+    row = {"median_s": round(statistics.median(times), 2), "runs_s": [round(t, 2) for t in times]}
+    if shares:
+        names = ("compile_s", "copy_and_restart_s", "ready_s")
+        row.update({n: round(statistics.median(s[i] for s in shares), 2)
+                    for i, n in enumerate(names)})  # fmt: skip
+    return row
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--settle", type=float, default=120,
+                        help="seconds to wait after the first deploy (a user's cluster is "
+                        "not minutes old)")  # fmt: skip
+    parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results-spring.json")
+    args = parser.parse_args()
+    tools = real.tools()
+    if tools is None:
+        raise SystemExit(real.MISSING)
+    import docker as docker_sdk
+
+    with tempfile.TemporaryDirectory(prefix="stagingkub-bench-spring-") as tmp:
+        stack = spring_stack(Path(tmp), tools)
+        try:
+            live = loop(stack, "auto", args.reps, args.settle)
+            full = loop(stack, "off", max(2, args.reps // 2), 0)
+        finally:
+            real.delete_cluster(stack, stack.cluster)
+            stack.cleanup()
+            cleanup_run(docker_sdk.from_env())
+            docker("rmi", "-f", f"{stack.demo_image}:1.0.0", check=False)
+    ratio = round(full["median_s"] / live["median_s"], 1)
+    report = {"machine": machine(), "settle_s": args.settle, "live": live, "full": full,
+              "ratio": ratio,
+              "goal": "live < 5 s and >= 10x the full cycle",
+              "met": live["median_s"] < 5 and ratio >= 10}  # fmt: skip
+    args.json.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
