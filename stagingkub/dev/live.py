@@ -78,8 +78,9 @@ class Live:
             self.sent.pop(path, None)
         self.deleted |= set(gone)
         self.inputs = inputs
-        self.pods = set()
-        self._send(Synced(files, gone), image, timing)
+        if files or gone:  # the same bytes again (a blank in a line): the pods serve them
+            self.pods = set()
+            self._send(Synced(files, gone), image, timing)
         return timing
 
     def _send(self, synced: Synced, image: str, timing: Timing) -> None:
