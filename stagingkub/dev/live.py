@@ -92,10 +92,7 @@ class Live:
             live_sync.sync(self.kubectl, pod.name, CONTAINER, synced)
         timing.copy, started = time.monotonic() - started, time.monotonic()
         for pod in pods:
-            if pod.readiness is None:
-                raise LiveFailed(f"{pod.name} has no HTTP readiness probe to wait for")
-            live_sync.wait_ready(self.kubectl, self.namespace, pod.name, pod.readiness,
-                                 READY_TIMEOUT)  # fmt: skip
+            self._wait_ready(pod)
         timing.ready = time.monotonic() - started
         for pod in pods:
             self._annotate(pod.name, image)
@@ -113,11 +110,16 @@ class Live:
         for pod in fresh:
             live_sync.sync(self.kubectl, pod.name, CONTAINER, everything)
         for pod in fresh:
-            live_sync.wait_ready(self.kubectl, self.namespace, pod.name, pod.readiness,
-                                 READY_TIMEOUT)  # fmt: skip
+            self._wait_ready(pod)
             self._annotate(pod.name, image)
             self.pods.add(pod.uid)
         return [pod.name for pod in fresh]
+
+    def _wait_ready(self, pod: Pod) -> None:
+        if pod.readiness is None:
+            raise LiveFailed(f"{pod.name} has no HTTP readiness probe to wait for")
+        live_sync.wait_ready(self.kubectl, self.namespace, pod.name, pod.readiness,
+                             READY_TIMEOUT)  # fmt: skip
 
     def baked(self) -> None:
         """A full cycle rolled new pods from an image that holds everything: nothing is live."""
@@ -131,9 +133,11 @@ class Live:
 
     def _annotate(self, pod: str, image: str) -> None:
         value = annotation_value(image, self.inputs, self.count)
-        subprocess.run([*self.kubectl, "annotate", "pod", pod, "--overwrite",
-                        f"{ANNOTATION}={value}"], capture_output=True, timeout=20,
-                       stdin=subprocess.DEVNULL)  # fmt: skip
+        argv = [*self.kubectl, "annotate", "pod", pod, "--overwrite", f"{ANNOTATION}={value}"]
+        try:
+            subprocess.run(argv, capture_output=True, timeout=20, stdin=subprocess.DEVNULL)
+        except (OSError, subprocess.SubprocessError) as error:
+            raise LiveFailed(f"{pod} could not be annotated: {error}") from None
 
 
 def live_pods(pods: list[Pod]) -> list[Pod]:

@@ -38,7 +38,7 @@ def serve(loop, batch, inputs) -> tuple[bool, str]:
         say(f"dev cycle {loop.cycles}: the app does not compile:\n{error}\nThe cluster "
             "still runs what it ran; waiting for the next change (fix it and save).")  # fmt: skip
         return True, ""
-    except LiveFailed as error:
+    except (LiveFailed, OSError, subprocess.SubprocessError) as error:  # a file gone, a hang
         return False, f"the live update could not work: {error}"
     finally:
         loop.in_cycle = False
@@ -56,7 +56,7 @@ def resync(loop) -> None:
     when it cannot take them, the full cycle bakes them into an image."""
     try:
         names = loop.live.resync(loop.running)
-    except LiveFailed as error:
+    except (LiveFailed, OSError, subprocess.SubprocessError) as error:
         say(f"dev: a new pod could not get the live changes ({error}).")
         loop.cycle(_batch(loop), loop._read_inputs(), full="a new pod lacks the live changes")
         return
@@ -80,10 +80,14 @@ def reset_stale(loop) -> None:
     deployment = f"deployment/{spec.fullname}"
     say(f"dev: {', '.join(p.name for p in stale)} ran live changes that no image holds: "
         f"restarting {deployment} from its image.")  # fmt: skip
-    for argv in (["rollout", "restart", deployment],
-                 ["rollout", "status", deployment, f"--timeout={RESTART_TIMEOUT}"]):  # fmt: skip
-        subprocess.run([*kubectl, *argv], capture_output=True, timeout=200,
-                       stdin=subprocess.DEVNULL)  # fmt: skip
+    wait = ["rollout", "status", deployment, f"--timeout={RESTART_TIMEOUT}"]
+    try:
+        for argv in (["rollout", "restart", deployment], wait):
+            subprocess.run([*kubectl, *argv], capture_output=True, timeout=200,
+                           stdin=subprocess.DEVNULL)  # fmt: skip
+    except (OSError, subprocess.SubprocessError) as error:
+        say(f"dev: the restart of {deployment} did not finish ({error}); `kubectl rollout "
+            f"restart {deployment}` serves the image's code.")  # fmt: skip
 
 
 def _batch(loop):

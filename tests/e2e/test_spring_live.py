@@ -140,6 +140,36 @@ def test_3_deploy_bakes_the_live_changes_into_an_image(spring):
     assert real.page(spring, "/api/hello").strip() == "Hello, live"
 
 
+def test_3b_pods_left_with_live_changes_no_image_holds_are_restarted_by_the_next_dev(spring):
+    # a live change, dev stopped, the source changed back to what the image holds: the next
+    # dev builds nothing and helm changes nothing, so the pods would keep the live change
+    local = free_port()
+    url = f"http://127.0.0.1:{local}/api/hello"
+    args = ("--version", VERSION, "--logs=off", "--forward", f"{local}:8080")
+    dev = DevProcess(spring.env(), *args)
+    try:
+        dev.wait_for(r"^running .*; ready .* after dev started", timeout=900)
+        since = len(dev.err)
+        say(spring.app_dir, "Hello, again")
+        dev.wait_for(r"^running .* plus live changes", timeout=120, since=since)
+        assert get(url, want=lambda r: r.text.strip() == "Hello, again")
+        assert dev.stop(signal.SIGINT) == 130
+    finally:
+        dev.kill()
+    say(spring.app_dir, "Hello, live")  # what the image holds (test 3 baked it)
+    dev = DevProcess(spring.env(), *args)
+    try:
+        dev.wait_for(r"^running .*; ready .* after dev started", timeout=900)
+        dev.wait_for(r"ran live changes that no image holds: restarting", timeout=30)
+        assert not any(line.startswith("+ docker build") for line in dev.out)
+        pod = real.wait_ready_pod(spring)
+        assert "stagingkub.io/live" not in (pod["metadata"].get("annotations") or {})
+        assert get(url, want=lambda r: r.text.strip() == "Hello, live")
+        assert dev.stop(signal.SIGINT) == 130
+    finally:
+        dev.kill()
+
+
 def test_4_a_pom_change_runs_the_full_cycle_and_the_forward_follows_a_rollout(spring):
     local = free_port()
     dev = DevProcess(spring.env(), "--version", VERSION, "--logs=off", "--forward", f"{local}:8080")
