@@ -48,6 +48,7 @@ class Live:
     deleted: set[str] = field(default_factory=set)
     pods: set[str] = field(default_factory=set)  # UIDs of the pods that hold all of it
     inputs: str = ""  # the input digest of what was synced last
+    runs_live: dict[str, bool] = field(default_factory=dict)  # pod UID -> runs from /live
 
     @property
     def maven_app(self) -> bool:
@@ -64,6 +65,24 @@ class Live:
 
     def reason(self, changes: Changes) -> str:
         return full_cycle_reason(changes, mode=self.mode, maven_app=self.maven_app)
+
+    def unsupported(self) -> str:
+        """'' when every Ready pod runs the app from the live folder (its entrypoint wrote
+        app.pid there: asked once per pod, before any compile); else why not."""
+        pods = [pod for pod in self.read_pods() if pod.ready]
+        if not pods:
+            return "no Ready pod of the release to copy into"
+        for pod in pods:
+            if pod.uid not in self.runs_live:
+                argv = [*self.kubectl, "exec", pod.name, "-c", CONTAINER, "--", "sh", "-c",
+                        'test -s "${STAGINGKUB_LIVE_DIR:-/nonexistent}/app.pid"']  # fmt: skip
+                done = subprocess.run(argv, capture_output=True, timeout=20,
+                                      stdin=subprocess.DEVNULL)  # fmt: skip
+                self.runs_live[pod.uid] = done.returncode == 0
+        if all(self.runs_live[pod.uid] for pod in pods):
+            return ""
+        return ("the app's image does not run from the live folder (its entrypoint writes "
+                "no app.pid there: see examples/spring-app/run.sh)")  # fmt: skip
 
     def update(self, changes: Changes, inputs: str, image: str) -> Timing:
         """Compile, copy into every Ready pod, restart, wait for readiness, annotate."""

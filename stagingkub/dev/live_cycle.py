@@ -22,6 +22,11 @@ def serve(loop, batch, inputs) -> tuple[bool, str]:
     live = loop.live
     changes = Changes.between(loop.baseline.files, inputs.files)
     why = live.reason(changes) if loop.running else "nothing runs yet"
+    if not why:
+        try:
+            why = live.unsupported()
+        except (LiveFailed, OSError, subprocess.SubprocessError) as error:
+            why = f"the live update could not work: {error}"
     if why:
         return False, why if live.enabled else ""
     loop.cycles += 1

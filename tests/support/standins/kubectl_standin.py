@@ -82,6 +82,11 @@ def main(argv: list[str]) -> int:
             "right host or port?\n"
         )
         return 1
+    if "exec" in argv:
+        # no container runs behind the stand-in's pods: real kubectl's words for that
+        pod = next((a for a in argv[argv.index("exec") + 1 :] if not a.startswith("-")), "?")
+        sys.stderr.write(f'Error from server (NotFound): pods "{pod}" not found\n')
+        return 1
     if "--raw" in argv:  # the API's health endpoints: /readyz, /livez
         print("ok")
         return 0
