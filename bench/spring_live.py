@@ -35,7 +35,9 @@ from tests.support import images  # noqa: E402
 from tests.support.stack import LABELS, RUN_ID, cleanup_run, docker, free_port  # noqa: E402
 
 CONTROLLER = "src/main/java/io/stagingkub/example/HelloController.java"
-SHARES = re.compile(r"compile ([0-9.]+) s \(\w+\), copy and restart ([0-9.]+) s, ready ([0-9.]+) s")
+SHARES = re.compile(
+    r"compile ([0-9.]+) s \([\w ]+\), copy and restart ([0-9.]+) s, ready ([0-9.]+) s"
+)
 
 
 def spring_stack(tmp: Path, tools):
@@ -100,6 +102,9 @@ def loop(stack, live: str, reps: int, settle: float) -> dict:
                   if (m := SHARES.search(line))][max(skip, 0):]  # fmt: skip
     finally:
         dev.stop()
+    for line in dev.lines:
+        if "served" in line or "full cycle" in line:
+            print(f"bench: dev: {line}", file=sys.stderr)
     row = {"median_s": round(statistics.median(times), 2), "runs_s": [round(t, 2) for t in times]}
     if shares:
         names = ("compile_s", "copy_and_restart_s", "ready_s")

@@ -45,21 +45,33 @@ token() { # a new token in app.pid, written atomically
 }
 
 relay() { # java's output to ours; each "Starting ... using Java" line (Spring Boot's first
-  # line of a start, devtools' restarts too) gives app.pid a new token
+  # line of a start, devtools' restarts too) gives app.pid a new token, and its last line,
+  # "Started ... in N seconds" or "Application run failed", copies that token to
+  # app.started (with "failed" after it): what `invoke dev` waits for in the container
   while IFS= read -r line; do
     printf '%s\n' "$line"
-    case $line in *"Starting "*" using Java "*) token "$pid" ;; esac
+    case $line in
+      *"Starting "*" using Java "*) token "$pid" ;;
+      *"Started "*" in "*" seconds"*) started '' ;;
+      *"Application run failed"*) started ' failed' ;;
+    esac
   done
+}
+
+started() { # app.started: app.pid's token, and what the start ended with
+  echo "$(cat "$live/app.pid")$1" >"$live/.app.started.tmp" &&
+    mv -f "$live/.app.started.tmp" "$live/app.started"
 }
 
 start() { # java in the background, its output through relay
   sig=''
   fifo=$live/.out.fifo
   rm -f "$fifo" && mkfifo "$fifo" || exit 1
-  relay <"$fifo" &
+  # java first (its open of the FIFO waits for relay's), so that relay knows its pid
   # shellcheck disable=SC2086
   java ${JAVA_OPTS:-} $live_opts -cp "$classpath" "$main" "$@" >"$fifo" 2>&1 &
   pid=$!
+  relay <"$fifo" &
   [ -n "$devtools" ] || token "$pid"
 }
 

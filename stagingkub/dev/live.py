@@ -6,14 +6,16 @@ a pod that is replaced gets it again, and a pod carries it in its annotation."""
 from __future__ import annotations
 
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from stagingkub.dev import live_sync
-from stagingkub.dev.live_compile import compile_changes
+from stagingkub.dev.javac_server import JavacServer, ServerGone, java_of_javac
+from stagingkub.dev.live_compile import compile_changes, warm_up
 from stagingkub.dev.live_rules import ANNOTATION, Changes, annotation_value, full_cycle_reason
-from stagingkub.dev.live_sync import LiveFailed, Synced
+from stagingkub.dev.live_sync import CompileFailed, LiveFailed, Synced
 from stagingkub.errors import StagingkubError
 from stagingkub.release.pods import Pod, release_pods
 
@@ -34,6 +36,16 @@ class Timing:
                 f"{self.copy:.1f} s, ready {self.ready:.1f} s")  # fmt: skip
 
 
+@dataclass(frozen=True)
+class Compiled:
+    """What a compile changed in target/classes (path -> content) and deleted there."""
+
+    files: dict[str, bytes]
+    gone: tuple[str, ...]
+    compiler: str
+    seconds: float
+
+
 @dataclass
 class Live:
     """The live state of one dev run: on or not, and what the pods run beyond the image."""
@@ -49,6 +61,9 @@ class Live:
     pods: set[str] = field(default_factory=set)  # UIDs of the pods that hold all of it
     inputs: str = ""  # the input digest of what was synced last
     runs_live: dict[str, bool] = field(default_factory=dict)  # pod UID -> runs from /live
+    ready: list[Pod] = field(default_factory=list)  # the Ready pods unsupported() read
+    javac: JavacServer | None = None  # the warm javac, once warm() started it
+    _warming: bool = False
 
     @property
     def maven_app(self) -> bool:
@@ -69,7 +84,10 @@ class Live:
     def unsupported(self) -> str:
         """'' when every Ready pod runs the app from the live folder (its entrypoint wrote
         app.pid there: asked once per pod, before any compile); else why not."""
-        pods = [pod for pod in self.read_pods() if pod.ready]
+        self.ready = pods = [pod for pod in self.read_pods() if pod.ready]
+        return self._why_not(pods)
+
+    def _why_not(self, pods: list[Pod]) -> str:
         if not pods:
             return "no Ready pod of the release to copy into"
         for pod in pods:
@@ -84,14 +102,24 @@ class Live:
         return ("the app's image does not run from the live folder (its entrypoint writes "
                 "no app.pid there: see examples/spring-app/run.sh)")  # fmt: skip
 
-    def update(self, changes: Changes, inputs: str, image: str) -> Timing:
-        """Compile, copy into every Ready pod, restart, wait for readiness, annotate."""
-        timing, started = Timing(), time.monotonic()
-        before = live_sync.snapshot(self.app_dir)
-        timing.compiler = compile_changes(self.app_dir, changes, self.cache_dir)
+    def compile(self, changes: Changes) -> Compiled:
+        """target/classes brought up to date; what changed in it (dev runs this while it
+        reads the pods: a batch the pods cannot take runs the full cycle, which builds
+        target/ anew)."""
+        started, before = time.monotonic(), live_sync.snapshot(self.app_dir)
+        # what deleted sources compiled to goes first: javac must not find it on its classpath
         gone = live_sync.removed_outputs(self.app_dir, changes.deleted)
+        compiler = compile_changes(self.app_dir, changes, self.cache_dir, self.javac)
         files = live_sync.changed_outputs(self.app_dir, before, live_sync.snapshot(self.app_dir))
-        timing.compile, timing.files = time.monotonic() - started, len(files) + len(gone)
+        return Compiled(files, gone, compiler, time.monotonic() - started)
+
+    def update(self, changes: Changes, inputs: str, image: str,
+               compiled: Compiled | None = None) -> Timing:  # fmt: skip
+        """Compile (unless done), copy into every Ready pod, restart, wait for readiness,
+        annotate."""
+        done = compiled or self.compile(changes)
+        files, gone = done.files, done.gone
+        timing = Timing(done.seconds, done.compiler, files=len(files) + len(gone))
         self.sent.update(files)
         for path in gone:
             self.sent.pop(path, None)
@@ -103,7 +131,7 @@ class Live:
         return timing
 
     def _send(self, synced: Synced, image: str, timing: Timing) -> None:
-        pods = [pod for pod in self.read_pods() if pod.ready]
+        pods, self.ready = self.ready or [pod for pod in self.read_pods() if pod.ready], []
         if not pods:
             raise LiveFailed("no Ready pod of the release to copy into")
         started = time.monotonic()
@@ -139,6 +167,34 @@ class Live:
             raise LiveFailed(f"{pod.name} has no HTTP readiness probe to wait for")
         live_sync.wait_ready(self.kubectl, self.namespace, pod.name, pod.readiness,
                              READY_TIMEOUT)  # fmt: skip
+
+    def warm(self) -> None:
+        """In the background, between cycles: once the pods run the app from the live
+        folder, Maven's classpath is read and the warm javac started and JIT-compiled, so
+        that the first save compiles fast too. Without a JDK (or when it fails) each
+        compile runs a new javac, as before."""
+        if not self.enabled or self._warming or (self.javac and self.javac.running):
+            return
+        java = java_of_javac()
+        if java is not None:
+            self._warming = True
+            threading.Thread(target=self._warm, args=(java,), daemon=True).start()
+
+    def _warm(self, java: str) -> None:
+        server = JavacServer(self.app_dir, java)
+        try:
+            if self._why_not([pod for pod in self.read_pods() if pod.ready]):
+                return  # no live update can run: no JVM kept for nothing
+            warm_up(server, self.app_dir, self.cache_dir)
+            self.javac = server
+        except (ServerGone, CompileFailed, LiveFailed, OSError, subprocess.SubprocessError):
+            server.close()  # the app does not compile yet: a new javac per save
+        finally:
+            self._warming = False
+
+    def close(self) -> None:
+        if self.javac is not None:
+            self.javac.close()
 
     def baked(self) -> None:
         """A full cycle rolled new pods from an image that holds everything: nothing is live."""

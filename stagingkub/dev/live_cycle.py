@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from stagingkub import pipeline
 from stagingkub.console import say
@@ -22,13 +23,11 @@ def serve(loop, batch, inputs) -> tuple[bool, str]:
     live = loop.live
     changes = Changes.between(loop.baseline.files, inputs.files)
     why = live.reason(changes) if loop.running else "nothing runs yet"
-    if not why:
-        try:
-            why = live.unsupported()
-        except (LiveFailed, OSError, subprocess.SubprocessError) as error:
-            why = f"the live update could not work: {error}"
     if why:
         return False, why if live.enabled else ""
+    compiling, why = _compile_while_pods_are_read(live, changes)
+    if why:
+        return False, why
     loop.cycles += 1
     events = f" ({batch.events} events)" if batch.events > 1 else ""
     say(f"\n-- dev cycle {loop.cycles} ({time.strftime('%H:%M:%S')}): live update of "
@@ -37,7 +36,7 @@ def serve(loop, batch, inputs) -> tuple[bool, str]:
         loop.logs.pause()
     loop.in_cycle = True
     try:
-        timing = live.update(changes, inputs.digest, loop.running)
+        timing = live.update(changes, inputs.digest, loop.running, compiling.result())
     except CompileFailed as error:
         loop._ran(batch, inputs, None)
         say(f"dev cycle {loop.cycles}: the app does not compile:\n{error}\nThe cluster "
@@ -54,6 +53,18 @@ def serve(loop, batch, inputs) -> tuple[bool, str]:
     if loop.logs is not None:
         loop.logs.follow()
     return True, ""
+
+
+def _compile_while_pods_are_read(live, changes: Changes) -> tuple[Future, str]:
+    """The compile, run while the pods are asked whether they can take it (about 0.1 s
+    each); when they cannot, the full cycle runs after it, and its result is not used."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        compiling = pool.submit(live.compile, changes)
+        try:
+            why = live.unsupported()
+        except (LiveFailed, OSError, subprocess.SubprocessError) as error:
+            why = f"the live update could not work: {error}"
+    return compiling, why
 
 
 def resync(loop) -> None:

@@ -21,8 +21,10 @@ from pathlib import Path
 from stagingkub.dev.live_rules import class_outputs
 
 CLASSES = Path("target/classes")
-EXEC_TIMEOUT = 30
-POLL = 0.3  # each poll is a kubectl and an API server request: CPU the JVM needs to start
+EXEC_TIMEOUT = 45  # the script waits at most 35 s for the restart
+# Each poll is a kubectl and an API server request: CPU the JVM needs to start. The first
+# polls come fast (the script above usually returns as the app is ready), then slower.
+POLLS = (0.05, 0.1, 0.2, 0.3)
 # In the container: delete, unpack, then SIGHUP the entrypoint (PID 1) and wait until the
 # JVM that served the old classes has gone (app.pid names a new one).
 SYNC_SCRIPT = r"""
@@ -41,6 +43,20 @@ i=0
 while [ "$(cat "$d/app.pid" 2>/dev/null)" = "$old" ]; do
   i=$((i + 1)); [ "$i" -le 300 ] || { echo "the app was not restarted within 15 s" >&2; exit 45; }
   sleep 0.05
+done
+# An entrypoint that marks the end of each start (app.started: run.sh on Spring Boot's
+# "Started ... in N seconds", or "<token> failed") is waited for here, at most 20 s more:
+# one readiness request then usually finds the app ready. Without it, or later, dev's
+# readiness polls decide.
+[ -f "$d/app.started" ] || exit 0
+while [ "$i" -le 700 ]; do
+  case $(cat "$d/app.started" 2>/dev/null) in
+    "$(cat "$d/app.pid") failed")
+      echo "the app failed to start after the restart (Spring Boot: Application run failed; its log says why)" >&2
+      exit 46 ;;
+    "$(cat "$d/app.pid")") exit 0 ;;
+  esac
+  i=$((i + 1)); sleep 0.05
 done
 """
 
@@ -81,9 +97,14 @@ def run(argv: list[str], app_dir: Path, timeout: float = 300) -> None:
     except (OSError, subprocess.TimeoutExpired) as error:
         raise LiveFailed(f"{argv[0]} did not run: {error}") from None
     if done.returncode != 0:
-        text = (done.stdout + done.stderr).strip().splitlines()
-        errors = [line for line in text if "ERROR" in line or "error:" in line][:8]
-        raise CompileFailed("\n".join(errors or text[-8:]))
+        raise CompileFailed(compile_errors(done.stdout + done.stderr))
+
+
+def compile_errors(said: str) -> str:
+    """A compiler's error lines (javac's, Maven's), or its last lines."""
+    text = said.strip().splitlines()
+    errors = [line for line in text if "ERROR" in line or "error:" in line][:8]
+    return "\n".join(errors or text[-8:])
 
 
 class CompileFailed(Exception):
@@ -168,7 +189,7 @@ def wait_ready(kubectl: list[str], namespace: str, pod: str, probe, timeout: flo
     kubelet's own probe runs every few seconds: too slow to say when a restart is done)."""
     path, port = probe
     raw = f"/api/v1/namespaces/{namespace}/pods/{pod}:{port}/proxy{path}"
-    started = time.monotonic()
+    started, polls = time.monotonic(), list(POLLS)
     while time.monotonic() - started < timeout:
         try:
             done = subprocess.run([*kubectl, "get", "--raw", raw], capture_output=True,
@@ -177,7 +198,7 @@ def wait_ready(kubectl: list[str], namespace: str, pod: str, probe, timeout: flo
             continue
         if done.returncode == 0:
             return time.monotonic() - started
-        time.sleep(POLL)
+        time.sleep(polls.pop(0) if len(polls) > 1 else polls[0])
     raise LiveFailed(
         f"{pod} did not answer its readiness path {path} within {timeout:.0f} s of the "
         "restart (the app may fail to start: see its logs)"

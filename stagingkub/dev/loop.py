@@ -77,6 +77,7 @@ class Loop:
             self.cycle(Batch(self.debounce, self.max_wait), inputs, steps)
             live_cycle.reset_stale(self)  # what an earlier dev synced, if helm rolled nothing
             while True:
+                self.live.warm()  # the warm javac, started (again) in the background
                 self.next_cycle(self.next_batch(watcher))
         except (KeyboardInterrupt, Interrupted) as stop:
             stopping = self._hold_signals()  # held until the process exits with its message
@@ -103,6 +104,7 @@ class Loop:
             self.forward.stop()
         if self.logs is not None:
             self.logs.pause()
+        self.live.close()
         reap_descendants()
 
     def next_cycle(self, batch: Batch) -> None:
@@ -147,7 +149,7 @@ class Loop:
                 due = self.trigger.settled(now)
             if due == 0:
                 return batch
-            if self.live.count and now - self.resynced >= 1.0:
+            if self.live.count and not batch.events and now - self.resynced >= 1.0:
                 self.resynced = now
                 live_cycle.resync(self)
             if watcher.failure is not None:

@@ -15,7 +15,19 @@ from tests.support.stack import RUN_ID, docker
 
 pytestmark = pytest.mark.integration
 
-FAKE_JAVA = "#!/bin/sh\ntrap 'exit 143' TERM\nwhile :; do sleep 1; done\n"
+# Spring Boot's first and last lines of a start, a second apart (run.sh marks both); its
+# failed start's last line while /live/fail exists
+FAKE_JAVA = """#!/bin/sh
+trap 'exit 143' TERM
+echo "Starting Application using Java 17.0.15 with PID $$"
+sleep 1
+if [ -f /live/fail ]; then
+  echo "ERROR 7 --- [main] o.s.boot.SpringApplication : Application run failed"
+else
+  echo "Started Application in 1.0 seconds (process running for 1.1)"
+fi
+while :; do sleep 1; done
+"""
 
 
 @pytest.fixture
@@ -34,15 +46,15 @@ def app(busybox_image, tmp_path):
            "-v", f"{ROOT / 'examples/spring-app/run.sh'}:/app/run.sh:ro",
            "-v", f"{tmp_path / 'classes'}:/app/classes:ro",
            "--entrypoint", "/app/run.sh", busybox_image)  # fmt: skip
-    wait_for_pid(name)
+    wait_for_pid(name, "app.started")  # the first start has ended
     yield name
     docker("rm", "-f", name, check=False)
 
 
-def wait_for_pid(name: str) -> str:
+def wait_for_pid(name: str, mark: str = "app.pid") -> str:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        found = docker("exec", name, "cat", "/live/app.pid", check=False)
+        found = docker("exec", name, "cat", f"/live/{mark}", check=False)
         if found.returncode == 0 and found.stdout.strip():
             return found.stdout.strip()
         time.sleep(0.1)
@@ -62,11 +74,20 @@ def test_the_script_copies_deletes_and_restarts_the_app_in_its_container(app):
     assert docker("exec", app, "cat", "/live/classes/keep.txt").stdout == "new"
     after = wait_for_pid(app)
     assert after != before  # the old JVM has gone: the script waited for the new one
+    # ... and for the new one's "Started" line (a second after its first): one readiness
+    # request then finds the app ready
+    assert docker("exec", app, "cat", "/live/app.started").stdout.strip() == after
     pids = [line.split()[0] for line in docker("exec", app, "ps", "-o", "pid,args").stdout
             .splitlines() if "/fake/java" in line]  # fmt: skip
     assert pids == [after.split(".")[0]]  # app.pid: <pid>.<time>; one java, the new one
     docker("stop", "-t", "10", app)  # SIGTERM reaches java through run.sh: ends at once
     assert docker("inspect", "-f", "{{.State.ExitCode}}", app).stdout.strip() == "143"
+
+
+def test_an_app_that_fails_to_start_after_the_restart_is_named(app):
+    docker("exec", app, "touch", "/live/fail")  # (without the mark: a wait, then no error)
+    with pytest.raises(LiveFailed, match="the app failed to start after the restart"):
+        sync(app, Synced({"keep.txt": b"new"}, ()))
 
 
 def test_a_live_folder_that_cannot_be_written_is_named(app):
