@@ -36,7 +36,7 @@ if ls /app/devtools/*.jar >/dev/null 2>&1; then
   devtools=yes
   classpath="$classpath:/app/devtools/*"
   live_opts="$live_opts -Dspring.devtools.restart.trigger-file=$trigger
-    -Dspring.devtools.restart.poll-interval=100ms -Dspring.devtools.restart.quiet-period=50ms
+    -Dspring.devtools.restart.poll-interval=40ms -Dspring.devtools.restart.quiet-period=10ms
     -Dspring.devtools.add-properties=false -Dspring.devtools.livereload.enabled=false"
 fi
 
@@ -53,7 +53,7 @@ relay() { # java's output to ours; each "Starting ... using Java" line (Spring B
     case $line in
       *"Starting "*" using Java "*) token "$pid" ;;
       *"Started "*" in "*" seconds"*) started '' ;;
-      *"Application run failed"*) started ' failed' ;;
+      *"Application run failed"* | *"APPLICATION FAILED TO START"*) started ' failed' ;;
     esac
   done
 }
