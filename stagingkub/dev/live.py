@@ -64,6 +64,7 @@ class Live:
     ready: list[Pod] = field(default_factory=list)  # the Ready pods unsupported() read
     javac: JavacServer | None = None  # the warm javac, once warm() started it
     _warming: bool = False
+    _warm_failed: bool = False
 
     @property
     def maven_app(self) -> bool:
@@ -173,7 +174,9 @@ class Live:
         folder, Maven's classpath is read and the warm javac started and JIT-compiled, so
         that the first save compiles fast too. Without a JDK (or when it fails) each
         compile runs a new javac, as before."""
-        if not self.enabled or self._warming or (self.javac and self.javac.running):
+        if not self.enabled or self._warming or self._warm_failed:
+            return
+        if self.javac is not None and self.javac.running:
             return
         java = java_of_javac()
         if java is not None:
@@ -188,7 +191,8 @@ class Live:
             warm_up(server, self.app_dir, self.cache_dir)
             self.javac = server
         except (ServerGone, CompileFailed, LiveFailed, OSError, subprocess.SubprocessError):
-            server.close()  # the app does not compile yet: a new javac per save
+            server.close()  # no classpath from Maven, or no JVM: a new javac per save
+            self._warm_failed = True  # not tried again in this dev (a server that dies is)
         finally:
             self._warming = False
 

@@ -64,13 +64,18 @@ def _javac(app_dir: Path, cache_dir: Path, server: JavacServer | None,
 
 def warm_up(server: JavacServer, app_dir: Path, cache_dir: Path, rounds: int = 3) -> None:
     """Start the server and compile the module a few times into a scratch folder, so the
-    first save finds Maven's classpath read and the compiler JIT-compiled."""
+    first save finds Maven's classpath read and the compiler JIT-compiled. The app's own
+    compile errors (a save half done) warm it as well: the server is kept."""
     classpath(app_dir, cache_dir)
     server.start()
     scratch = cache_dir / "warm-classes"
     for _ in range(rounds):
         shutil.rmtree(scratch, ignore_errors=True)
-        if _javac(app_dir, cache_dir, server, scratch.resolve()) != "warm javac":
+        try:
+            used = _javac(app_dir, cache_dir, server, scratch.resolve())
+        except CompileFailed:
+            continue
+        if used != "warm javac":
             raise ServerGone("the warm javac did not compile the module")
     shutil.rmtree(scratch, ignore_errors=True)
 

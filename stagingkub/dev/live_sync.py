@@ -52,7 +52,7 @@ done
 while [ "$i" -le 700 ]; do
   case $(cat "$d/app.started" 2>/dev/null) in
     "$(cat "$d/app.pid") failed")
-      echo "the app failed to start after the restart (Spring Boot: Application run failed; its log says why)" >&2
+      echo "the app failed to start after the restart (its log says why)" >&2
       exit 46 ;;
     "$(cat "$d/app.pid")") exit 0 ;;
   esac

@@ -86,7 +86,7 @@ def test_the_script_copies_deletes_and_restarts_the_app_in_its_container(app):
 
 def test_an_app_that_fails_to_start_after_the_restart_is_named(app):
     docker("exec", app, "touch", "/live/fail")  # (without the mark: a wait, then no error)
-    with pytest.raises(LiveFailed, match="the app failed to start after the restart"):
+    with pytest.raises(LiveFailed, match=r"failed to start after the restart \(its log says why\)"):
         sync(app, Synced({"keep.txt": b"new"}, ()))
 
 
