@@ -19,8 +19,10 @@ import json
 import re
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -34,6 +36,7 @@ from tests.e2e import real  # noqa: E402
 from tests.support import images  # noqa: E402
 from tests.support.stack import LABELS, RUN_ID, cleanup_run, docker, free_port  # noqa: E402
 
+SELECTOR = "app.kubernetes.io/instance=rhdemo"
 CONTROLLER = "src/main/java/io/stagingkub/example/HelloController.java"
 SHARES = re.compile(
     r"compile ([0-9.]+) s \([\w ]+\), copy and restart ([0-9.]+) s, ready ([0-9.]+) s"
@@ -80,6 +83,60 @@ def save_and_time(stack, url: str, text: str, timeout: float = 900) -> float:
     return time.perf_counter() - started
 
 
+def forward_reconnects(stack, local: int, reps: int) -> dict:
+    """After `kubectl rollout restart`: from the new pod's Ready (seen by a watch on the API
+    server) to the first answer through localhost:LOCAL from that pod (the port-forward
+    dev runs names it). The issue's goal: within a second."""
+    url, times = f"http://127.0.0.1:{local}/api/hello", []
+    for _ in range(reps):
+        before = {pod["metadata"]["name"] for pod in real.pods(stack)}
+        ready_at: dict[str, float] = {}
+        watch = subprocess.Popen(
+            ["kubectl", "--context", f"kind-{stack.cluster}", "-n", real.NAMESPACE, "get",
+             "pods", "-l", SELECTOR, "-w", "--no-headers", "-o",
+             'custom-columns=N:.metadata.name,R:.status.conditions[?(@.type=="Ready")].status'],
+            env=stack.env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )  # fmt: skip
+        threading.Thread(target=_note_ready, args=(watch, before, ready_at), daemon=True).start()
+        try:
+            real.kubectl(stack, "rollout", "restart", "deployment", "-l", SELECTOR)
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline:
+                pod = _forwarded_pod(local)
+                if pod in ready_at and answer(url):
+                    times.append(time.monotonic() - ready_at[pod])
+                    break
+                time.sleep(0.02)
+            else:
+                raise SystemExit("bench: the forward never reached the new pod")
+        finally:
+            watch.terminate()
+            watch.wait(10)
+        real.kubectl(stack, "rollout", "status", "deployment", "-l", SELECTOR,
+                     "--timeout=300s", timeout=320)  # fmt: skip
+        time.sleep(5)
+    return {"median_s": round(statistics.median(times), 2), "runs_s": [round(t, 2) for t in times]}
+
+
+def _note_ready(watch, before: set[str], ready_at: dict[str, float]) -> None:
+    for line in watch.stdout:
+        name, _, status = line.strip().partition(" ")
+        if name not in before and status.strip() == "True":
+            ready_at.setdefault(name, time.monotonic())
+
+
+def _forwarded_pod(local: int) -> str | None:
+    """The pod of the `kubectl port-forward pod/NAME LOCAL:…` running now, if one is."""
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            argv = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"port-forward" in argv and any(a.startswith(f"{local}:".encode()) for a in argv):
+            return next((a[4:].decode() for a in argv if a.startswith(b"pod/")), None)
+    return None
+
+
 def loop(stack, live: str, reps: int, settle: float) -> dict:
     local = free_port()
     dev = Dev(stack.env(), "--logs=off", f"--live={live}", "--forward", f"{local}:8080")
@@ -97,6 +154,7 @@ def loop(stack, live: str, reps: int, settle: float) -> dict:
         for rep in range(reps):
             times.append(save_and_time(stack, url, f"Hello {live} {rep} {RUN_ID}"))
             time.sleep(2)  # dev's line after the answer; the next save is a new batch
+        forward = forward_reconnects(stack, local, 3) if live == "auto" else None
         skip = len([line for line in dev.lines if SHARES.search(line)]) - reps
         shares = [tuple(map(float, m.groups())) for line in dev.lines
                   if (m := SHARES.search(line))][max(skip, 0):]  # fmt: skip
@@ -110,6 +168,8 @@ def loop(stack, live: str, reps: int, settle: float) -> dict:
         names = ("compile_s", "copy_and_restart_s", "ready_s")
         row.update({n: round(statistics.median(s[i] for s in shares), 2)
                     for i, n in enumerate(names)})  # fmt: skip
+    if forward:
+        row["forward_reconnect"] = forward
     return row
 
 
