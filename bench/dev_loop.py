@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DEBOUNCE = 0.3  # dev.debounce's default, which the runs below keep
+DEBOUNCE = 0.2  # dev.debounce's default, which the runs below keep
 
 
 class Dev:

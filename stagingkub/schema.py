@@ -228,7 +228,7 @@ SCHEMA: dict[str, dict[str, Spec]] = {
     },
     "dev": {
         "debounce": Spec(
-            str, validate.duration, "invoke dev: quiet time that ends a batch of changes (300ms)."
+            str, validate.duration, "invoke dev: quiet time that ends a batch of changes (200ms)."
         ),
         "max_wait": Spec(
             str, validate.duration, "invoke dev: longest a batch may grow before it runs (3s)."

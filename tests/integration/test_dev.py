@@ -19,7 +19,7 @@ from tests.support.dev_process import DevProcess, group_members
 from tests.support.stack import docker, fetch
 
 pytestmark = pytest.mark.integration
-QUIET = 2.5  # seconds to wait for output that must not come (debounce 300 ms, events 50 ms)
+QUIET = 2.5  # seconds to wait for output that must not come (debounce 200 ms, events 50 ms)
 
 
 @pytest.fixture
