@@ -196,9 +196,9 @@ def main() -> int:
             stack.cleanup()
             cleanup_run(docker_sdk.from_env())
             docker("rmi", "-f", f"{stack.demo_image}:1.0.0", check=False)
-    ratio = round(full["median_s"] / live["median_s"], 1)
+    ratio = full["median_s"] / live["median_s"]  # unrounded: 9.96 is not 10
     report = {"machine": machine(), "settle_s": args.settle, "live": live, "full": full,
-              "ratio": ratio,
+              "ratio": round(ratio, 2),
               "goal": "live < 5 s and >= 10x the full cycle",
               "met": live["median_s"] < 5 and ratio >= 10}  # fmt: skip
     args.json.write_text(json.dumps(report, indent=2) + "\n")

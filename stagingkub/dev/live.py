@@ -21,6 +21,10 @@ from stagingkub.release.pods import Pod, release_pods
 
 CONTAINER = "rhdemo-api"  # the chart's container name
 READY_TIMEOUT = 90.0
+# A live update copies into the pods read this recently (between saves dev reads them every
+# second) instead of reading them again: a pod gone since fails the copy (the full cycle
+# runs, as it would with no Ready pod), and a pod new since gets the changes a second later.
+FRESH = 2.0
 
 
 @dataclass
@@ -63,6 +67,7 @@ class Live:
     runs_live: dict[str, bool] = field(default_factory=dict)  # pod UID -> runs from /live
     ready: list[Pod] = field(default_factory=list)  # the Ready pods unsupported() read
     javac: JavacServer | None = None  # the warm javac, once warm() started it
+    known: tuple[float, list[Pod]] = (0.0, [])  # when the pods were last read, and them
     _warming: bool = False
     _warm_failed: bool = False
 
@@ -85,8 +90,11 @@ class Live:
     def unsupported(self) -> str:
         """'' when every Ready pod runs the app from the live folder (its entrypoint wrote
         app.pid there: asked once per pod, before any compile); else why not."""
-        self.ready = pods = [pod for pod in self.read_pods() if pod.ready]
-        return self._why_not(pods)
+        read_at, pods = self.known
+        if time.monotonic() - read_at > FRESH:
+            pods = self.read_pods()
+        self.ready = [pod for pod in pods if pod.ready]
+        return self._why_not(self.ready)
 
     def _why_not(self, pods: list[Pod]) -> str:
         if not pods:
@@ -206,9 +214,11 @@ class Live:
 
     def read_pods(self) -> list[Pod]:
         try:
-            return release_pods(self.kubectl, self.release, 20)
+            pods = release_pods(self.kubectl, self.release, 20)
         except StagingkubError as error:
             raise LiveFailed(f"the release's pods could not be read: {error}") from None
+        self.known = (time.monotonic(), pods)
+        return pods
 
     def _annotate(self, pod: str, image: str) -> None:
         value = annotation_value(image, self.inputs, self.count)
