@@ -7,7 +7,9 @@ A one-line change to examples/spring-app's controller (a copy), saved while `inv
 --forward` runs; the clock stops when the new answer comes back through the forward:
 - live update (dev.live auto): compile, copy into the pod, restart the JVM in it, with
   the compile, copy-and-restart and readiness shares from dev's own line;
-- full cycle (--live=off): ./mvnw package, docker build, push, helm, the rollout.
+- full cycle (--live=off): ./mvnw package, docker build, push, helm, the rollout;
+- the forward after `kubectl rollout restart`: from the new pod's Ready to its first
+  answer through localhost (goal: within a second).
 Writes bench/results-spring.json. Goal: live under 5 s and at least 10x faster than the
 full cycle. Not part of the tests.
 """
