@@ -65,6 +65,22 @@ def get(url: str, seconds: float = 60, want=None) -> httpx.Response:
     raise AssertionError(f"{url} never answered as wanted within {seconds} s: {last!r}")
 
 
+def wait_restarted(stack, pod: dict, seconds: float = 120) -> dict:
+    """The same pod once its container has restarted and it is Ready again."""
+
+    def restarts(found: dict) -> int:
+        return sum(c.get("restartCount", 0) for c in found["status"].get("containerStatuses")
+                   or [])  # fmt: skip
+
+    deadline, before = time.monotonic() + seconds, restarts(pod)
+    while True:
+        found = real.wait_ready_pod(stack, seconds=seconds)
+        if restarts(found) > before:
+            return found
+        assert time.monotonic() < deadline, f"{pod['metadata']['name']} never restarted"
+        time.sleep(0.25)
+
+
 def say(app, text: str) -> None:
     controller = app / CONTROLLER
     source = controller.read_text()
@@ -112,6 +128,14 @@ def test_2_dev_serves_saves_live_and_a_replaced_pod_gets_them_again(spring):
         (spring.app_dir / "src/main/resources/static/hello.txt").unlink()
         dev.wait_for(r"^running .* plus live changes", timeout=120, since=since)
         assert get(f"{url}/hello.txt").status_code == 404
+
+        # the app's container restarts in the same pod (run.sh ends on SIGTERM): the
+        # emptyDir keeps the live classes and the new container runs from them
+        real.kubectl(spring, "exec", pod["metadata"]["name"], "-c", "rhdemo-api", "--",
+                     "sh", "-c", "kill -TERM 1")  # fmt: skip
+        restarted = wait_restarted(spring, pod)
+        assert restarted["metadata"]["uid"] == pod["metadata"]["uid"]
+        assert get(f"{url}/api/hello").text.strip() == "Hello, live"
 
         since = len(dev.err)
         real.kubectl(spring, "delete", "pod", pod["metadata"]["name"], "--wait=false")

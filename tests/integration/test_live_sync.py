@@ -14,6 +14,7 @@ from stagingkub.settings import ROOT
 from tests.support.stack import RUN_ID, docker
 
 pytestmark = pytest.mark.integration
+JRE_BASE = "stagingkub/jre:17"  # uv run nox -s spring_base (.ci/run builds it)
 
 # Spring Boot's first and last lines of a start, a second apart (run.sh marks both); its
 # failed start's last line while /live/fail exists
@@ -94,6 +95,31 @@ def test_a_live_folder_that_cannot_be_written_is_named(app):
     docker("exec", "-u", "0", app, "chmod", "a-w", "/live/classes")
     with pytest.raises(LiveFailed, match="cannot write the live folder"):
         sync(app, Synced({"keep.txt": b"new"}, ()))
+
+
+def test_a_live_folder_on_a_read_only_root_filesystem_is_named(app):
+    # /app/classes is on the container's read-only root filesystem
+    with pytest.raises(LiveFailed, match="the live folder is read-only"):
+        sync(app, Synced({"a": b"1"}, ()), "-e", "STAGINGKUB_LIVE_DIR=/app")
+
+
+def test_an_image_without_tar_is_named():
+    """The Spring example's Debian base (busybox's sh finds its own tar on any PATH): the
+    script's shell, dash, finds no tar on the PATH it is given."""
+    if docker("image", "inspect", JRE_BASE, check=False).returncode != 0:
+        pytest.skip(f"{JRE_BASE} is not built (uv run nox -s spring_base)")
+    name = f"skt-{RUN_ID}-notar-{time.monotonic_ns() % 10**8}"
+    docker("run", "-d", "--name", name, "--label", f"io.stagingkub.test={RUN_ID}",
+           "--read-only", "--tmpfs", "/live", "-e", "STAGINGKUB_LIVE_DIR=/live",
+           "--entrypoint", "sleep", JRE_BASE, "600")  # fmt: skip
+    try:
+        docker("exec", name, "mkdir", "/live/classes")
+        argv = ["docker", "exec", "-i", "-e", "PATH=/nowhere", name, "/bin/sh", "-c",
+                SYNC_SCRIPT, "sh"]  # fmt: skip
+        with pytest.raises(LiveFailed, match="the image has no tar"):
+            run_sync(argv, name, Synced({"a": b"1"}, ()))
+    finally:
+        docker("rm", "-f", name, check=False)
 
 
 def test_no_live_folder_and_an_image_that_does_not_run_from_it_are_named(app):
