@@ -33,7 +33,7 @@ from run import Row, machine, markdown, seconds, timed_env  # noqa: E402
 
 from tests.e2e import real  # noqa: E402
 from tests.support import images  # noqa: E402
-from tests.support.stack import LABELS, RUN_ID, Stack, cleanup_run, docker  # noqa: E402
+from tests.support.stack import LABELS, RUN_ID, Stack, cleanup_run  # noqa: E402
 
 VERSION = "0.1.0"
 NAMED_VERBS = {("docker", "build"), ("docker", "push"), ("helm", "upgrade")}
@@ -134,7 +134,7 @@ def main() -> int:
         raise SystemExit(real.MISSING)
     import docker as docker_sdk
 
-    from tests.e2e.conftest import demo_stack
+    from tests.e2e.conftest import demo_stack, remove
 
     with tempfile.TemporaryDirectory(prefix="stagingkub-bench-real-") as tmp:
         image = images.registry_image("registry:2", f"stagingkub-test/registry:{RUN_ID}", LABELS)
@@ -143,10 +143,8 @@ def main() -> int:
         try:
             found = rows(stack, args.reps)
         finally:
-            real.delete_cluster(stack, stack.cluster)
-            stack.cleanup()
+            remove(stack)  # the cluster, the stack, the app's images as built and pushed
             cleanup_run(docker_sdk.from_env())
-            docker("rmi", "-f", f"{stack.demo_image}:{VERSION}", check=False)
     report = {"machine": machine(), "reps": args.reps, "results": [asdict(r) for r in found]}
     args.json.write_text(json.dumps(report, indent=2) + "\n")
     print(markdown(found))

@@ -36,7 +36,7 @@ from run import machine  # noqa: E402
 
 from tests.e2e import real  # noqa: E402
 from tests.support import images  # noqa: E402
-from tests.support.stack import LABELS, RUN_ID, cleanup_run, docker, free_port  # noqa: E402
+from tests.support.stack import LABELS, RUN_ID, cleanup_run, free_port  # noqa: E402
 
 SELECTOR = "app.kubernetes.io/instance=rhdemo"
 CONTROLLER = "src/main/java/io/stagingkub/example/HelloController.java"
@@ -194,10 +194,10 @@ def main() -> int:
             live = loop(stack, "auto", args.reps, args.settle)
             full = loop(stack, "off", max(2, args.reps // 2), 0)
         finally:
-            real.delete_cluster(stack, stack.cluster)
-            stack.cleanup()
+            from tests.e2e.conftest import remove
+
+            remove(stack)  # the cluster, the stack, the app's images as built and pushed
             cleanup_run(docker_sdk.from_env())
-            docker("rmi", "-f", f"{stack.demo_image}:1.0.0", check=False)
     ratio = full["median_s"] / live["median_s"]  # unrounded: 9.96 is not 10
     report = {"machine": machine(), "settle_s": args.settle, "live": live, "full": full,
               "ratio": round(ratio, 2),
