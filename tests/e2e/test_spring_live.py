@@ -7,10 +7,12 @@ cycle, and `--forward` answering across a rollout. The tests run in file order."
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import signal
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -65,6 +67,29 @@ def get(url: str, seconds: float = 60, want=None) -> httpx.Response:
     raise AssertionError(f"{url} never answered as wanted within {seconds} s: {last!r}")
 
 
+def wait_warm_javac(app_dir, seconds: float = 180) -> int:
+    """The pid of dev's warm javac for this app (stagingkub/dev/LiveJavac.java)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for proc in Path("/proc").glob("[0-9]*"):
+            try:
+                argv = (proc / "cmdline").read_bytes().split(b"\0")
+                cwd = os.readlink(proc / "cwd")
+            except OSError:
+                continue
+            if any(a.endswith(b"LiveJavac.java") for a in argv) and cwd == str(app_dir.resolve()):
+                return int(proc.name)
+        time.sleep(0.5)
+    raise AssertionError(f"no warm javac started for {app_dir} within {seconds:.0f} s")
+
+
+def running(pid: int) -> bool:
+    try:  # a zombie has ended
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def wait_restarted(stack, pod: dict, seconds: float = 120) -> dict:
     """The same pod once its container has restarted and it is Ready again."""
 
@@ -112,6 +137,7 @@ def test_2_dev_serves_saves_live_and_a_replaced_pod_gets_them_again(spring):
         url = f"http://127.0.0.1:{local}"
         assert get(f"{url}/api/hello").text.strip() == HELLO
         sets, revisions = real.replica_sets(spring), real.helm_revisions(spring)
+        javac = wait_warm_javac(spring.app_dir)  # started once the pod runs from /live
 
         since = len(dev.err), len(dev.out)
         say(spring.app_dir, "Hello, live")
@@ -150,6 +176,7 @@ def test_2_dev_serves_saves_live_and_a_replaced_pod_gets_them_again(spring):
         assert dev.stop(signal.SIGINT) == 130
         assert re.search(r"plus live changes to \d+ files; `invoke deploy` bakes them",
                          dev.text())  # fmt: skip
+        assert not running(javac)  # the warm javac ended with dev
     finally:
         dev.kill()
 
