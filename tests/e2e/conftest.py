@@ -13,7 +13,7 @@ import pytest
 from stagingkub.settings import ROOT
 from tests.e2e import real
 from tests.integration.conftest import busybox_image, engine, registry_image  # noqa: F401
-from tests.support.stack import RUN_ID, Stack, docker
+from tests.support.stack import RUN_ID, Stack, remove_app_images
 
 
 @pytest.fixture(scope="session")
@@ -52,30 +52,7 @@ def remove(stack: Stack, *clusters: str) -> None:
     for name in clusters or (stack.cluster,):
         real.delete_cluster(stack, name)
     stack.cleanup()
-    images = _app_images(stack.prefix)
-    if images:
-        docker("rmi", *images, check=False)
-
-
-def _app_images(prefix: str) -> list[str]:
-    """The app's images, local and as pushed (localhost:<port>/<prefix>-…): by name, since
-    an image ID may also carry a name that is not ours (the e2e tags busybox:1.36 as ours);
-    an image left without a name (a rebuilt tag's older image) by ID, when no other
-    repository names it."""
-    listed = docker("images", "--format", "{{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}",
-                    check=False)  # fmt: skip
-    ours, theirs, dangling = [], set(), set()
-    for line in listed.stdout.splitlines():
-        repository, tag, digest, image_id = [*line.split("\t"), "", "", ""][:4]  # Digest may be ""
-        if prefix not in repository.rsplit("/", 1)[-1]:
-            theirs.add(image_id)
-        elif tag != "<none>":
-            ours.append(f"{repository}:{tag}")
-        elif digest.startswith("sha256:"):
-            ours.append(f"{repository}@{digest}")
-        else:
-            dangling.add(image_id)
-    return ours + sorted(dangling - theirs)
+    remove_app_images(stack.prefix)
 
 
 @pytest.fixture(scope="module")

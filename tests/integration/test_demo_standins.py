@@ -10,7 +10,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from stagingkub.settings import ROOT
-from tests.support.stack import docker, echoed, fetch, free_port
+from tests.support.stack import docker, echoed, fetch, free_port, remove_app_images
 
 pytestmark = pytest.mark.integration
 
@@ -26,7 +26,9 @@ def demo(kind_stack, busybox_image):
     kind_stack.base.update(image=image, deploy=deploy)
     kind_stack.write_profile()
     kind_stack.demo_image = image["name"]
-    return kind_stack
+    yield kind_stack
+    kind_stack.cleanup()  # its containers first: an image a container uses stays
+    remove_app_images(kind_stack.prefix)  # built on a busybox:1.36 an earlier run labelled
 
 
 def test_the_demo_image_answers_the_charts_probe_paths(demo):

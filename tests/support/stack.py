@@ -293,6 +293,35 @@ def runs_file(shared: str) -> Path:
     return Path(tempfile.gettempdir()) / f"stagingkub-tests-{shared}.runs"
 
 
+def app_images(prefix: str) -> list[str]:
+    """The app's images, local and as pushed (localhost:<port>/<prefix>-…): by name, since
+    an image ID may also carry a name that is not ours (the e2e tags busybox:1.36 as ours);
+    an image left without a name (a rebuilt tag's older image) by ID, when no other
+    repository names it."""
+    listed = docker("images", "--format", "{{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}",
+                    check=False)  # fmt: skip
+    ours, theirs, dangling = [], set(), set()
+    for line in listed.stdout.splitlines():
+        repository, tag, digest, image_id = [*line.split("\t"), "", "", ""][:4]  # Digest may be ""
+        if not repository.rsplit("/", 1)[-1].startswith(f"{prefix}-"):  # -3 is not -37
+            theirs.add(image_id)
+        elif tag != "<none>":
+            ours.append(f"{repository}:{tag}")
+        elif digest.startswith("sha256:"):
+            ours.append(f"{repository}@{digest}")
+        else:
+            dangling.add(image_id)
+    return ours + sorted(dangling - theirs)
+
+
+def remove_app_images(prefix: str) -> None:
+    """What a test built under its prefix from an image it did not label (busybox:1.36 made by
+    an earlier run carries that run's label, so the app image built on it does too)."""
+    found = app_images(prefix)
+    if found:
+        docker("rmi", *found, check=False)
+
+
 def cleanup_run(client, run_id: str = RUN_ID, images: bool = True) -> None:
     """Remove exactly what this run created, found by its label (client: a docker SDK client).
     images=False keeps its images: a worker of a pytest-xdist run leaves them to the end of
