@@ -20,7 +20,6 @@ import json
 import re
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -29,11 +28,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 from dev_loop import Dev  # noqa: E402
+from real_stack import demo_cluster  # noqa: E402
 from run import Row, machine, markdown, seconds, timed_env  # noqa: E402
 
 from tests.e2e import real  # noqa: E402
-from tests.support import images  # noqa: E402
-from tests.support.stack import LABELS, RUN_ID, Stack, cleanup_run  # noqa: E402
+from tests.support.stack import Stack  # noqa: E402
 
 VERSION = "0.1.0"
 NAMED_VERBS = {("docker", "build"), ("docker", "push"), ("helm", "upgrade")}
@@ -129,22 +128,8 @@ def main() -> int:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results-real.json")
     args = parser.parse_args()
-    tools = real.tools()
-    if tools is None:
-        raise SystemExit(real.MISSING)
-    import docker as docker_sdk
-
-    from tests.e2e.conftest import demo_stack, remove
-
-    with tempfile.TemporaryDirectory(prefix="stagingkub-bench-real-") as tmp:
-        image = images.registry_image("registry:2", f"stagingkub-test/registry:{RUN_ID}", LABELS)
-        images.local_or_built("busybox:1.36", LABELS, images.build_busybox_image)
-        stack = demo_stack(Path(tmp), image, tools)
-        try:
-            found = rows(stack, args.reps)
-        finally:
-            remove(stack)  # the cluster, the stack, the app's images as built and pushed
-            cleanup_run(docker_sdk.from_env())
+    with demo_cluster("stagingkub-bench-real-") as (stack, _tmp):
+        found = rows(stack, args.reps)
     report = {"machine": machine(), "reps": args.reps, "results": [asdict(r) for r in found]}
     args.json.write_text(json.dumps(report, indent=2) + "\n")
     print(markdown(found))

@@ -23,7 +23,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -32,11 +31,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 from dev_loop import Dev  # noqa: E402
+from real_stack import demo_cluster  # noqa: E402
 from run import machine  # noqa: E402
 
 from tests.e2e import real  # noqa: E402
-from tests.support import images  # noqa: E402
-from tests.support.stack import LABELS, RUN_ID, cleanup_run, free_port  # noqa: E402
+from tests.support.stack import RUN_ID, free_port  # noqa: E402
 
 SELECTOR = "app.kubernetes.io/instance=rhdemo"
 CONTROLLER = "src/main/java/io/stagingkub/example/HelloController.java"
@@ -45,12 +44,8 @@ SHARES = re.compile(
 )
 
 
-def spring_stack(tmp: Path, tools):
-    from tests.e2e.conftest import demo_stack
-
-    image = images.registry_image("registry:2", f"stagingkub-test/registry:{RUN_ID}", LABELS)
-    images.local_or_built("busybox:1.36", LABELS, images.build_busybox_image)
-    stack = demo_stack(tmp, image, tools)
+def spring_app(stack, tmp: Path) -> None:
+    """The demo stack turned to a copy of examples/spring-app (its target/ left out)."""
     app = tmp / "spring-app"
     shutil.copytree(ROOT / "examples/spring-app", app, ignore=shutil.ignore_patterns("target"))
     stack.app_dir = app
@@ -61,7 +56,6 @@ def spring_stack(tmp: Path, tools):
     }  # fmt: skip
     stack.base["deploy"] = {"values_file": str(ROOT / "examples/spring-app/values.yaml")}
     stack.write_profile()
-    return stack
 
 
 def answer(url: str) -> str:
@@ -183,21 +177,10 @@ def main() -> int:
                         "not minutes old)")  # fmt: skip
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results-spring.json")
     args = parser.parse_args()
-    tools = real.tools()
-    if tools is None:
-        raise SystemExit(real.MISSING)
-    import docker as docker_sdk
-
-    with tempfile.TemporaryDirectory(prefix="stagingkub-bench-spring-") as tmp:
-        stack = spring_stack(Path(tmp), tools)
-        try:
-            live = loop(stack, "auto", args.reps, args.settle)
-            full = loop(stack, "off", max(2, args.reps // 2), 0)
-        finally:
-            from tests.e2e.conftest import remove
-
-            remove(stack)  # the cluster, the stack, the app's images as built and pushed
-            cleanup_run(docker_sdk.from_env())
+    with demo_cluster("stagingkub-bench-spring-") as (stack, tmp):
+        spring_app(stack, tmp)
+        live = loop(stack, "auto", args.reps, args.settle)
+        full = loop(stack, "off", max(2, args.reps // 2), 0)
     ratio = full["median_s"] / live["median_s"]  # unrounded: 9.96 is not 10
     report = {"machine": machine(), "settle_s": args.settle, "live": live, "full": full,
               "ratio": round(ratio, 2),

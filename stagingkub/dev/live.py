@@ -65,7 +65,6 @@ class Live:
     pods: set[str] = field(default_factory=set)  # UIDs of the pods that hold all of it
     inputs: str = ""  # the input digest of what was synced last
     runs_live: dict[str, bool] = field(default_factory=dict)  # pod UID -> runs from /live
-    ready: list[Pod] = field(default_factory=list)  # the Ready pods unsupported() read
     javac: JavacServer | None = None  # the warm javac, once warm() started it
     known: tuple[float, list[Pod]] = (0.0, [])  # when the pods were last read, and them
     _warming: bool = False
@@ -90,11 +89,14 @@ class Live:
     def unsupported(self) -> str:
         """'' when every Ready pod runs the app from the live folder (its entrypoint wrote
         app.pid there: asked once per pod, before any compile); else why not."""
+        return self._why_not(self._ready_pods())
+
+    def _ready_pods(self) -> list[Pod]:
+        """The Ready pods, as read within FRESH seconds (else read now)."""
         read_at, pods = self.known
         if time.monotonic() - read_at > FRESH:
             pods = self.read_pods()
-        self.ready = [pod for pod in pods if pod.ready]
-        return self._why_not(self.ready)
+        return [pod for pod in pods if pod.ready]
 
     def _why_not(self, pods: list[Pod]) -> str:
         if not pods:
@@ -140,7 +142,7 @@ class Live:
         return timing
 
     def _send(self, synced: Synced, image: str, timing: Timing) -> None:
-        pods, self.ready = self.ready or [pod for pod in self.read_pods() if pod.ready], []
+        pods = self._ready_pods()
         if not pods:
             raise LiveFailed("no Ready pod of the release to copy into")
         started = time.monotonic()
@@ -194,7 +196,7 @@ class Live:
     def _warm(self, java: str) -> None:
         server = JavacServer(self.app_dir, java)
         try:
-            if self._why_not([pod for pod in self.read_pods() if pod.ready]):
+            if self._why_not(self._ready_pods()):
                 return  # no live update can run: no JVM kept for nothing
             warm_up(server, self.app_dir, self.cache_dir)
             self.javac = server
